@@ -1,0 +1,42 @@
+/**
+ * The storage contract every vnode relies on, modelled on the riak_core vnode
+ * callbacks: point reads and writes, ordered range folds (so a partition or a
+ * slice of the hash space can be handed off, counted or dropped), and batches.
+ * Keys are opaque byte strings ordered bytewise; see storage_key.ts for the layout.
+ */
+export interface KeyRange {
+  /** inclusive lower bound */
+  gte: Buffer;
+  /** exclusive upper bound */
+  lt: Buffer;
+}
+
+export type BatchOp = { type: 'put'; key: Buffer; value: Buffer } | { type: 'del'; key: Buffer };
+
+/** Return false to stop the fold early. */
+export type FoldVisitor = (key: Buffer, value: Buffer) => boolean | void;
+
+export interface FoldOptions {
+  /** stop after this many entries */
+  limit?: number;
+  /** skip values (key-only folds are cheaper on RocksDB) */
+  keysOnly?: boolean;
+}
+
+export interface Backend {
+  readonly name: 'memory' | 'rocksdb';
+  get(key: Buffer): Promise<Buffer | undefined>;
+  /** Reads many keys in one call; result[i] belongs to keys[i]. */
+  getMany(keys: Buffer[]): Promise<(Buffer | undefined)[]>;
+  put(key: Buffer, value: Buffer): Promise<void>;
+  del(key: Buffer): Promise<void>;
+  batch(ops: BatchOp[]): Promise<void>;
+  /** Visits entries of the range in key order; resolves with the number visited. */
+  fold(range: KeyRange, visit: FoldVisitor, opts?: FoldOptions): Promise<number>;
+  isEmpty(range: KeyRange): Promise<boolean>;
+  /** Deletes every key of the range. */
+  dropRange(range: KeyRange): Promise<void>;
+  /** Approximate bytes stored (keys + values). */
+  approximateSize(): Promise<number>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,47 @@
+import { partitionOfHash, replicaPartitions } from '../ring/chash.js';
+import type { Ring } from '../ring/ring.js';
+
+/** One replica a coordinator talks to: the vnode for `partition` on `node`. */
+export interface Target {
+  partition: number;
+  node: string;
+  /** false for a fallback standing in for a down primary (then `for` is that primary's node) */
+  primary: boolean;
+  for?: string;
+}
+
+/**
+ * The annotated preference list (riak_core_apl:get_apl_ann): the n partitions
+ * after the key's hash, each on its owner when the owner is up; a down owner is
+ * replaced by a fallback, the next up node clockwise that is not already in the
+ * list. Pure: the caller passes the ring and the set of up nodes.
+ */
+export function preflist(ring: Ring, hash32: number, n: number, up: ReadonlySet<string>): Target[] {
+  const first = partitionOfHash(hash32, ring.ringSize);
+  const parts = replicaPartitions(first, ring.ringSize, n);
+  const out: Target[] = [];
+  const used = new Set<string>();
+  const downPrimaries: { partition: number; owner: string }[] = [];
+  for (const p of parts) {
+    const owner = ring.owners[p]!;
+    if (up.has(owner)) {
+      out.push({ partition: p, node: owner, primary: true });
+      used.add(owner);
+    } else {
+      downPrimaries.push({ partition: p, owner });
+    }
+  }
+  if (downPrimaries.length === 0) return out;
+  // Fallback candidates: nodes owning the partitions after the preference list, in ring order.
+  const candidates: string[] = [];
+  for (let i = parts.length; i < ring.ringSize + parts.length; i++) {
+    const owner = ring.owners[(first + i) % ring.ringSize]!;
+    if (up.has(owner) && !used.has(owner) && !candidates.includes(owner)) candidates.push(owner);
+  }
+  for (const d of downPrimaries) {
+    const node = candidates.shift();
+    if (node === undefined) break;
+    out.push({ partition: d.partition, node, primary: false, for: d.owner });
+  }
+  return out;
+}

@@ -1,0 +1,129 @@
+import type { Content, RkvObject } from '../object/object.js';
+import type { VClock } from '../object/vclock.js';
+import type { BKey } from '../vnode/vnode.js';
+import type { Metrics } from '../api/metrics.js';
+import type { Target } from './preflist.js';
+import type { VnodeRouter } from './router.js';
+import { countReply, emptyCounts, tally, type QuorumSpec } from './tally.js';
+import { RequestTimeoutError, UnavailableError, type PutResult } from './types.js';
+
+export interface PutRequest {
+  bkey: BKey;
+  targets: Target[];
+  content: Content;
+  /** undefined: supersede whatever the coordinating vnode holds (RESP SET) */
+  context: VClock | undefined;
+  w: number;
+  pw: number;
+  lww: boolean;
+  timeoutMs: number;
+}
+
+/**
+ * The put coordinator, after riak_kv_put_fsm: prepare -> execute (the
+ * coordinating vnode applies the write and advances its DVV entry) ->
+ * waiting (the result is merged into the other replicas; the client gets its
+ * answer as soon as W, and PW primaries, acknowledged) -> finished.
+ * Acknowledgements are sent after the backend write, so dw is met with w.
+ */
+export class PutFsm {
+  state: 'prepare' | 'execute' | 'waiting' | 'finished' = 'prepare';
+  private readonly counts = emptyCounts();
+  private readonly spec: QuorumSpec;
+  private pending = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private object: RkvObject | undefined;
+  private resolve!: (r: PutResult) => void;
+  private reject!: (e: Error) => void;
+
+  constructor(
+    private readonly req: PutRequest,
+    private readonly router: VnodeRouter,
+    private readonly metrics: Metrics,
+  ) {
+    this.spec = {
+      need: req.w,
+      needPrimary: req.pw,
+      asked: req.targets.length,
+      askedPrimary: req.targets.filter((t) => t.primary).length,
+    };
+  }
+
+  run(): Promise<PutResult> {
+    const result = new Promise<PutResult>((resolve, reject) => {
+      this.resolve = resolve;
+      this.reject = reject;
+    });
+    const coordinator = this.req.targets[0];
+    if (!coordinator || tally(this.spec, this.counts) === 'lost') {
+      this.failUnavailable();
+      return result;
+    }
+    this.state = 'execute';
+    this.timer = setTimeout(() => this.onTimeout(), this.req.timeoutMs);
+    this.router.coordinatePut(coordinator, this.req.bkey, this.req.content, this.req.context, this.req.lww).then(
+      (obj) => this.onCoordinated(obj),
+      (err: Error) => this.fail(err),
+    );
+    return result;
+  }
+
+  private onCoordinated(obj: RkvObject): void {
+    if (this.state === 'finished') return;
+    this.object = obj;
+    this.state = 'waiting';
+    countReply(this.counts, true, this.req.targets[0]!.primary);
+    const others = this.req.targets.slice(1);
+    this.pending = others.length;
+    for (const t of others) {
+      this.router.mergePut(t, this.req.bkey, obj, this.req.lww).then(
+        () => this.onReply(t, true),
+        () => this.onReply(t, false),
+      );
+    }
+    this.check();
+  }
+
+  private onReply(t: Target, ok: boolean): void {
+    this.pending--;
+    if (this.state === 'finished') return;
+    countReply(this.counts, ok, t.primary);
+    this.check();
+  }
+
+  private check(): void {
+    const outcome = tally(this.spec, this.counts);
+    if (outcome === 'won') {
+      this.finish();
+      this.resolve({ object: this.object!, context: this.object!.clock });
+    } else if (outcome === 'lost') {
+      this.failUnavailable();
+    }
+  }
+
+  private onTimeout(): void {
+    if (this.state === 'finished') return;
+    this.fail(new RequestTimeoutError(`put timed out after ${this.req.timeoutMs} ms (${this.counts.ok} of ${this.spec.need} acknowledgements)`));
+  }
+
+  private failUnavailable(): void {
+    const primaryShort = this.spec.askedPrimary - this.counts.failedPrimary < this.spec.needPrimary;
+    const kind = primaryShort ? 'pw' : 'w';
+    this.metrics.quorumFailures.inc({ op: 'put', kind });
+    const message = primaryShort
+      ? `pw=${this.spec.needPrimary} unsatisfied: ${this.spec.askedPrimary - this.counts.failedPrimary} primaries reachable, ${this.counts.okPrimary} acknowledged`
+      : `w=${this.spec.need} unsatisfied: ${this.counts.ok} of ${this.spec.asked} replicas acknowledged`;
+    this.fail(new UnavailableError(message, { needed: primaryShort ? this.spec.needPrimary : this.spec.need, answered: primaryShort ? this.counts.okPrimary : this.counts.ok, kind }));
+  }
+
+  private fail(err: Error): void {
+    if (this.state === 'finished') return;
+    this.finish();
+    this.reject(err);
+  }
+
+  private finish(): void {
+    this.state = 'finished';
+    if (this.timer) clearTimeout(this.timer);
+  }
+}

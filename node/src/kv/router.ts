@@ -1,0 +1,14 @@
+import type { Content, RkvObject } from '../object/object.js';
+import type { VClock } from '../object/vclock.js';
+import type { BKey } from '../vnode/vnode.js';
+import type { Target } from './preflist.js';
+
+/**
+ * How coordinators reach a replica. The local implementation calls the vnode
+ * directly; the cluster one sends a typed message over the transport.
+ */
+export interface VnodeRouter {
+  get(t: Target, b: BKey): Promise<RkvObject | undefined>;
+  coordinatePut(t: Target, b: BKey, content: Content, context: VClock | undefined, lww: boolean): Promise<RkvObject>;
+  mergePut(t: Target, b: BKey, obj: RkvObject, lww: boolean): Promise<void>;
+}

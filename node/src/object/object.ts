@@ -1,0 +1,118 @@
+import { descends, mergeClocks, sortClock, type VClock } from './vclock.js';
+
+/**
+ * The stored object: a causal context (version vector) plus siblings, each
+ * tagged with the dot (actor, counter) of the write that created it. This is the
+ * dotted-version-vector-set scheme riak_kv adopted (riak_kv#746): a sibling is
+ * dropped only when another replica's clock has seen its dot, so there are no
+ * false siblings and no sibling explosion from clock pruning.
+ */
+export type Dot = readonly [actor: string, counter: number];
+
+export interface Content {
+  value: Buffer;
+  contentType: string;
+  /** ms since the epoch, from the coordinator's clock */
+  lastModified: number;
+  /** a delete: the tombstone keeps the causal history so stale replicas cannot resurrect the key */
+  deleted: boolean;
+  /** ms since the epoch after which the value reads as absent (RESP EX/PX) */
+  expiresAt?: number;
+}
+
+export interface Sibling extends Content {
+  dot: Dot;
+}
+
+export interface RkvObject {
+  clock: VClock;
+  siblings: readonly Sibling[];
+}
+
+export const SIBLING_WARN = 25;
+export const SIBLING_LIMIT = 100;
+
+export class SiblingLimitError extends Error {
+  constructor(readonly count: number) {
+    super(`too many siblings (${count} > ${SIBLING_LIMIT}); resolve them by writing with the merged context`);
+    this.name = 'SiblingLimitError';
+  }
+}
+
+function covered(dot: Dot, clock: VClock): boolean {
+  return (clock[dot[0]] ?? 0) >= dot[1];
+}
+
+function compareDots(a: Dot, b: Dot): number {
+  if (a[0] !== b[0]) return a[0] < b[0] ? -1 : 1;
+  return a[1] - b[1];
+}
+
+function sameDot(a: Dot, b: Dot): boolean {
+  return a[0] === b[0] && a[1] === b[1];
+}
+
+function sortSiblings(s: Sibling[]): Sibling[] {
+  return s.sort((x, y) => compareDots(x.dot, y.dot));
+}
+
+/**
+ * A coordinated write on the vnode `actor`: siblings the client has seen
+ * (covered by `context`) are replaced by the new content; concurrent ones stay.
+ */
+export function applyWrite(local: RkvObject | undefined, context: VClock, content: Content, actor: string): RkvObject {
+  const base = local ?? { clock: {}, siblings: [] };
+  const counter = Math.max(base.clock[actor] ?? 0, context[actor] ?? 0) + 1;
+  const kept = base.siblings.filter((s) => !covered(s.dot, context));
+  const clock = { ...mergeClocks(base.clock, context), [actor]: counter };
+  const siblings = sortSiblings([...kept, { ...content, dot: [actor, counter] }]);
+  if (siblings.length > SIBLING_LIMIT) throw new SiblingLimitError(siblings.length);
+  return { clock: sortClock(clock), siblings };
+}
+
+/**
+ * Merge of two replicas (riak_object:syntactic_merge with dots). Commutative,
+ * associative and idempotent, which is what makes retried handoffs and read
+ * repair harmless.
+ */
+export function mergeObjects(a: RkvObject, b: RkvObject): RkvObject {
+  const out: Sibling[] = [];
+  for (const s of a.siblings) {
+    if (!covered(s.dot, b.clock) || b.siblings.some((t) => sameDot(t.dot, s.dot))) out.push(s);
+  }
+  for (const s of b.siblings) {
+    if (!covered(s.dot, a.clock) && !out.some((t) => sameDot(t.dot, s.dot))) out.push(s);
+  }
+  return { clock: mergeClocks(a.clock, b.clock), siblings: sortSiblings(out) };
+}
+
+/** Last-write-wins among concurrent siblings: latest lastModified, ties broken by dot. */
+export function resolveLastWriteWins(obj: RkvObject): RkvObject {
+  if (obj.siblings.length <= 1) return obj;
+  let best = obj.siblings[0]!;
+  for (const s of obj.siblings) {
+    if (s.lastModified > best.lastModified || (s.lastModified === best.lastModified && compareDots(s.dot, best.dot) > 0)) {
+      best = s;
+    }
+  }
+  return { clock: obj.clock, siblings: [best] };
+}
+
+export function isLive(s: Content, now: number): boolean {
+  return !s.deleted && (s.expiresAt === undefined || s.expiresAt > now);
+}
+
+/** The siblings a reader sees: neither tombstones nor expired. */
+export function liveSiblings(obj: RkvObject, now: number): Sibling[] {
+  return obj.siblings.filter((s) => isLive(s, now));
+}
+
+/** Every sibling is a tombstone (or expired): the object reads as not found. */
+export function isTombstone(obj: RkvObject, now: number): boolean {
+  return obj.siblings.every((s) => !isLive(s, now));
+}
+
+/** True when b adds nothing to a (no read repair needed for the replica holding a). */
+export function dominates(a: RkvObject, b: RkvObject): boolean {
+  return descends(a.clock, b.clock) && b.siblings.every((s) => a.siblings.some((t) => sameDot(t.dot, s.dot)) || covered(s.dot, a.clock));
+}

@@ -1,0 +1,91 @@
+import type { Backend } from '../backend/backend.js';
+import { decodeStorageKey, encodeStorageKey, vnodeRange } from '../backend/storage_key.js';
+import { decodeObject, encodeObject } from '../object/codec.js';
+import { applyWrite, mergeObjects, resolveLastWriteWins, type Content, type RkvObject } from '../object/object.js';
+import type { VClock } from '../object/vclock.js';
+import { KeyLock } from './key_lock.js';
+
+export interface BKey {
+  bucket: Buffer;
+  key: Buffer;
+  hash32: number;
+}
+
+export interface ObjectVisitor {
+  (bkey: BKey, object: RkvObject): boolean | void;
+}
+
+/**
+ * One partition's replica store: the riak_kv_vnode of rkv. It owns the slice of
+ * the node's backend whose keys start with its (ring size, partition) prefix and
+ * is the only writer of that slice.
+ */
+export class Vnode {
+  private readonly lock = new KeyLock();
+
+  constructor(
+    readonly partition: number,
+    private readonly ringLog2: number,
+    private readonly backend: Backend,
+    /** DVV actor for writes this vnode coordinates: node incarnation + partition */
+    readonly actor: string,
+  ) {}
+
+  private storageKey(b: BKey): Buffer {
+    return encodeStorageKey({ ringLog2: this.ringLog2, partition: this.partition, hash32: b.hash32, bucket: b.bucket, key: b.key });
+  }
+
+  async get(b: BKey): Promise<RkvObject | undefined> {
+    const raw = await this.backend.get(this.storageKey(b));
+    return raw ? decodeObject(raw) : undefined;
+  }
+
+  /**
+   * A write this vnode coordinates: advances its own DVV entry. With
+   * `context` undefined the write supersedes whatever this replica holds.
+   */
+  async coordinatePut(b: BKey, content: Content, context: VClock | undefined, lww: boolean): Promise<RkvObject> {
+    const sk = this.storageKey(b);
+    return this.lock.run(sk, async () => {
+      const raw = await this.backend.get(sk);
+      const local = raw ? decodeObject(raw) : undefined;
+      let obj = applyWrite(local, context ?? local?.clock ?? {}, content, this.actor);
+      if (lww) obj = resolveLastWriteWins(obj);
+      await this.backend.put(sk, encodeObject(obj));
+      return obj;
+    });
+  }
+
+  /** A replica write (from a coordinator, read repair or handoff): merged, never blindly overwritten. */
+  async mergePut(b: BKey, incoming: RkvObject, lww: boolean): Promise<RkvObject> {
+    const sk = this.storageKey(b);
+    return this.lock.run(sk, async () => {
+      const raw = await this.backend.get(sk);
+      let obj = raw ? mergeObjects(decodeObject(raw), incoming) : incoming;
+      if (lww) obj = resolveLastWriteWins(obj);
+      await this.backend.put(sk, encodeObject(obj));
+      return obj;
+    });
+  }
+
+  /** Visits this vnode's objects whose key hash lies in [fromHash, toHash), in hash order. */
+  async foldObjects(visit: ObjectVisitor, fromHash = 0, toHash = 2 ** 32, limit?: number): Promise<number> {
+    const range = vnodeRange(this.ringLog2, this.partition, fromHash, toHash);
+    return this.backend.fold(
+      range,
+      (k, v) => {
+        const sk = decodeStorageKey(k);
+        return visit({ bucket: sk.bucket, key: sk.key, hash32: sk.hash32 }, decodeObject(v));
+      },
+      limit === undefined ? {} : { limit },
+    );
+  }
+
+  async isEmpty(): Promise<boolean> {
+    return this.backend.isEmpty(vnodeRange(this.ringLog2, this.partition));
+  }
+
+  async drop(): Promise<void> {
+    await this.backend.dropRange(vnodeRange(this.ringLog2, this.partition));
+  }
+}
