@@ -1,0 +1,224 @@
+import type { Backend, BatchOp, FoldOptions, FoldVisitor, KeyRange } from './backend.js';
+
+const EMPTY = Buffer.alloc(0);
+/** Chunk size bound: inserts shift at most this many slots instead of the whole key list. */
+const MAX_CHUNK = 512;
+/** A big in-memory fold hands the event loop back this often so it cannot stall a node. */
+const YIELD_EVERY = 4096;
+
+/** Index of the first element of `arr` that is >= key (arr.length if none). */
+function lowerBound(arr: Buffer[], key: Buffer): number {
+  let lo = 0;
+  let hi = arr.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (Buffer.compare(arr[mid], key) < 0) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/**
+ * Keys in bytewise order as a list of bounded sorted chunks, so inserting or
+ * removing a key costs O(log n + MAX_CHUNK) rather than shifting one huge array.
+ */
+class SortedKeys {
+  private chunks: Buffer[][] = [];
+
+  /** The first chunk whose last key is >= key, or the last chunk. */
+  private chunkFor(key: Buffer): number {
+    let lo = 0;
+    let hi = this.chunks.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      const chunk = this.chunks[mid];
+      if (Buffer.compare(chunk[chunk.length - 1], key) < 0) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  /** The caller guarantees the key is not present yet. */
+  insert(key: Buffer): void {
+    if (this.chunks.length === 0) {
+      this.chunks.push([key]);
+      return;
+    }
+    const ci = this.chunkFor(key);
+    const chunk = this.chunks[ci];
+    chunk.splice(lowerBound(chunk, key), 0, key);
+    if (chunk.length > MAX_CHUNK) {
+      const half = chunk.length >>> 1;
+      this.chunks.splice(ci, 1, chunk.slice(0, half), chunk.slice(half));
+    }
+  }
+
+  remove(key: Buffer): void {
+    if (this.chunks.length === 0) return;
+    const ci = this.chunkFor(key);
+    const chunk = this.chunks[ci];
+    const i = lowerBound(chunk, key);
+    if (i < chunk.length && chunk[i].equals(key)) {
+      chunk.splice(i, 1);
+      if (chunk.length === 0) this.chunks.splice(ci, 1);
+    }
+  }
+
+  /** Keys k with gte <= k < lt, in order, at most `limit` of them. */
+  range(gte: Buffer, lt: Buffer, limit: number): Buffer[] {
+    const out: Buffer[] = [];
+    if (this.chunks.length === 0 || limit <= 0) return out;
+    let ci = this.chunkFor(gte);
+    let i = lowerBound(this.chunks[ci], gte);
+    for (; ci < this.chunks.length; ci++, i = 0) {
+      const chunk = this.chunks[ci];
+      for (; i < chunk.length; i++) {
+        if (Buffer.compare(chunk[i], lt) >= 0) return out;
+        out.push(chunk[i]);
+        if (out.length >= limit) return out;
+      }
+    }
+    return out;
+  }
+
+  clear(): void {
+    this.chunks = [];
+  }
+}
+
+function checkKey(key: unknown): asserts key is Buffer {
+  if (!Buffer.isBuffer(key) || key.length === 0) throw new TypeError('backend key must be a non-empty Buffer');
+}
+
+function emptyRange(range: KeyRange): boolean {
+  return Buffer.compare(range.gte, range.lt) >= 0;
+}
+
+/**
+ * A volatile backend for tests and `--backend memory`. Every mutation is applied
+ * synchronously when it is called, so operations take effect in issue order,
+ * the same guarantee the RocksDB backend gives.
+ */
+export class MemoryBackend implements Backend {
+  readonly name = 'memory' as const;
+  /** latin1 maps each byte to one UTF-16 unit, so the string is a lossless Map key. */
+  private readonly values = new Map<string, { key: Buffer; value: Buffer }>();
+  private readonly order = new SortedKeys();
+  private bytes = 0;
+  private closed = false;
+
+  async get(key: Buffer): Promise<Buffer | undefined> {
+    this.checkOpen();
+    checkKey(key);
+    return this.values.get(key.toString('latin1'))?.value;
+  }
+
+  async getMany(keys: Buffer[]): Promise<(Buffer | undefined)[]> {
+    this.checkOpen();
+    return keys.map((key) => {
+      checkKey(key);
+      return this.values.get(key.toString('latin1'))?.value;
+    });
+  }
+
+  async put(key: Buffer, value: Buffer): Promise<void> {
+    this.checkOpen();
+    this.apply([{ type: 'put', key, value }]);
+  }
+
+  async del(key: Buffer): Promise<void> {
+    this.checkOpen();
+    this.apply([{ type: 'del', key }]);
+  }
+
+  async batch(ops: BatchOp[]): Promise<void> {
+    this.checkOpen();
+    this.apply(ops);
+  }
+
+  async fold(range: KeyRange, visit: FoldVisitor, opts: FoldOptions = {}): Promise<number> {
+    this.checkOpen();
+    const limit = opts.limit ?? Infinity;
+    if (emptyRange(range) || limit <= 0) return 0;
+    // Entries are captured up front: like a RocksDB iterator, the fold sees the
+    // range as it was when it started, whatever the visitor or others write meanwhile.
+    const snapshot = this.order.range(range.gte, range.lt, limit).map((key) => {
+      const entry = this.values.get(key.toString('latin1'));
+      return [key, opts.keysOnly ? EMPTY : entry!.value] as const;
+    });
+    let count = 0;
+    for (const [key, value] of snapshot) {
+      if (count > 0 && count % YIELD_EVERY === 0) {
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        this.checkOpen();
+      }
+      count++;
+      if (visit(key, value) === false) break;
+    }
+    return count;
+  }
+
+  async isEmpty(range: KeyRange): Promise<boolean> {
+    this.checkOpen();
+    return emptyRange(range) || this.order.range(range.gte, range.lt, 1).length === 0;
+  }
+
+  async dropRange(range: KeyRange): Promise<void> {
+    this.checkOpen();
+    if (emptyRange(range)) return;
+    for (const key of this.order.range(range.gte, range.lt, Infinity)) this.delete(key);
+  }
+
+  async approximateSize(): Promise<number> {
+    this.checkOpen();
+    return this.bytes;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    this.values.clear();
+    this.order.clear();
+    this.bytes = 0;
+  }
+
+  private checkOpen(): void {
+    if (this.closed) throw new Error('memory backend is closed');
+  }
+
+  /** Validates the whole batch before touching anything so a bad op leaves no partial batch. */
+  private apply(ops: BatchOp[]): void {
+    for (const op of ops) {
+      checkKey(op.key);
+      if (op.type === 'put' && !Buffer.isBuffer(op.value)) throw new TypeError('backend value must be a Buffer');
+    }
+    for (const op of ops) {
+      if (op.type === 'put') this.set(op.key, op.value);
+      else this.delete(op.key);
+    }
+  }
+
+  private set(key: Buffer, value: Buffer): void {
+    const k = key.toString('latin1');
+    // Copies, because callers may reuse their buffers once put() returns.
+    const copy = Buffer.from(value);
+    const entry = this.values.get(k);
+    if (entry) {
+      this.bytes += copy.length - entry.value.length;
+      entry.value = copy;
+      return;
+    }
+    const keyCopy = Buffer.from(key);
+    this.values.set(k, { key: keyCopy, value: copy });
+    this.order.insert(keyCopy);
+    this.bytes += keyCopy.length + copy.length;
+  }
+
+  private delete(key: Buffer): void {
+    const k = key.toString('latin1');
+    const entry = this.values.get(k);
+    if (!entry) return;
+    this.values.delete(k);
+    this.order.remove(entry.key);
+    this.bytes -= entry.key.length + entry.value.length;
+  }
+}
