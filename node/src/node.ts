@@ -108,6 +108,18 @@ export async function startNode(cfg: NodeConfig, deps: NodeDeps = {}): Promise<R
         pendingOwnershipTransfers: 0,
         unreachable: Object.keys(ring.members).filter((m) => !up.has(m)),
       }),
+      keys: async (bucket) => {
+        const keys: string[] = [];
+        const b = Buffer.from(bucket, 'utf8');
+        let cursor = 0;
+        do {
+          const page = await scanLocal(vnodes, b, cursor, 1000, now());
+          for (const k of page.keys) keys.push(k.toString('utf8'));
+          cursor = page.cursor;
+        } while (cursor !== 0);
+        return { keys };
+      },
+      count: async (bucket) => ({ count: await countLocal(vnodes, Buffer.from(bucket, 'utf8'), now()) }),
     };
 
     const info = () => ({
