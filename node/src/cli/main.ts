@@ -7,9 +7,10 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError } from 'commander';
 import { register as registerAdmin } from './admin.js';
+import { register as registerBench } from './bench.js';
 import { register as registerStart } from './start.js';
 
-const SUBCOMMANDS: ((program: Command) => void)[] = [registerStart, registerAdmin];
+const SUBCOMMANDS: ((program: Command) => void)[] = [registerStart, registerAdmin, registerBench];
 
 /** Walks up because the file runs both from node/src/cli and dist/node/src/cli. */
 function packageVersion(): string {
