@@ -1,25 +1,34 @@
+import { randomBytes } from 'node:crypto';
 import { pino, type Logger } from 'pino';
 import type { NodeConfig } from './config/node_config.js';
 import { Metrics } from './api/metrics.js';
 import { openBackend } from './backend/open.js';
 import type { Backend } from './backend/backend.js';
-import { freshRing, ownership, type Ring } from './ring/ring.js';
+import { freshRing, ownership, type Member, type Ring } from './ring/ring.js';
 import { loadRing, saveRing } from './ring/ring_store.js';
 import { VnodeManager } from './vnode/manager.js';
+import { VnodeService } from './vnode/vnode_service.js';
+import { HandoffManager } from './vnode/handoff_manager.js';
+import { registerHandoffReceiver } from './vnode/handoff_receiver.js';
 import { BucketRegistry } from './kv/buckets.js';
 import { KvService } from './kv/service.js';
-import { localRouter } from './kv/local_router.js';
 import { countLocal, scanLocal } from './coverage/local_scan.js';
 import { RespServer } from './api/resp/server.js';
 import { createHttpApp } from './api/http/app.js';
 import { listenHttp } from './api/http/server.js';
 import type { AdminApi } from './api/http/admin_api.js';
+import { Transport } from './cluster/transport.js';
+import { RingManager } from './cluster/ring_manager.js';
+import { clusterAdmin } from './cluster/admin.js';
 import { loadIdentity, prepareDataDir } from './node_identity.js';
 
 export interface NodeDeps {
   logger?: Logger;
   /** wall clock in ms; injected so tests control expiry and last-modified */
   now?: () => number;
+  /** gossip and handoff scheduling, ms (tests shorten them) */
+  gossipIntervalMs?: number;
+  handoffTickMs?: number;
 }
 
 export interface RkvNode {
@@ -27,6 +36,7 @@ export interface RkvNode {
   readonly addresses: { resp: string; http: string; cluster: string };
   readonly kv: KvService;
   readonly metrics: Metrics;
+  readonly ring: RingManager;
   stop(): Promise<void>;
 }
 
@@ -34,51 +44,103 @@ function hostPort(host: string, port: number): string {
   return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
 }
 
-async function loadOrCreateRing(cfg: NodeConfig): Promise<Ring> {
+async function loadOrCreateRing(cfg: NodeConfig, self: Member): Promise<Ring> {
   const saved = await loadRing(cfg.dataDir);
   if (saved) {
     if (saved.createdRingSize !== cfg.ringSize) {
       throw new Error(`data dir ${cfg.dataDir} was created with ring size ${saved.createdRingSize}, not ${cfg.ringSize}`);
     }
-    return saved;
+    if (!saved.members[cfg.name]) throw new Error(`data dir ${cfg.dataDir} belongs to another node (its ring does not list ${cfg.name})`);
+    // our addresses may have changed across restarts (ports, pod IPs): the ring carries the current ones
+    return { ...saved, members: { ...saved.members, [cfg.name]: { ...saved.members[cfg.name]!, clusterAddress: self.clusterAddress, httpAddress: self.httpAddress } } };
   }
-  const ring = freshRing(cfg.clusterName, { name: cfg.name, status: 'valid', clusterAddress: '', httpAddress: '' }, cfg.ringSize);
+  const ring = freshRing(randomBytes(8).toString('hex'), cfg.clusterName, self, cfg.ringSize);
   await saveRing(cfg.dataDir, ring);
   return ring;
 }
 
 /**
- * Composes a storage node: data dir, ring, backend, vnodes, coordinators and
- * the client listeners. Everything that touches the outside world is here or
- * below api/; the parts it wires together are pure or injected.
+ * Composes a storage node: data dir, ring, backend, vnodes, transport, gossip,
+ * handoff, coordinators and the client listeners. Everything that touches the
+ * outside world is wired here; the parts it joins are pure or injected.
  */
 export async function startNode(cfg: NodeConfig, deps: NodeDeps = {}): Promise<RkvNode> {
   const logger = deps.logger ?? pino({ level: cfg.logLevel });
   const now = deps.now ?? Date.now;
   const startedAt = now();
   await prepareDataDir(cfg.dataDir);
-  const ring = await loadOrCreateRing(cfg);
   const identity = await loadIdentity(cfg.dataDir);
-  const backend: Backend = await openBackend(cfg.backend, cfg.dataDir, { sync: cfg.syncWrites });
-  const cleanups: (() => Promise<void>)[] = [() => backend.close()];
+  const cleanups: (() => Promise<void>)[] = [];
   const cleanup = async () => {
-    for (const fn of cleanups.reverse()) await fn().catch((e: Error) => logger.error({ err: e }, 'shutdown step failed'));
+    for (const fn of cleanups.reverse()) await fn().catch((e: Error) => logger.error({ err: e.message }, 'shutdown step failed'));
   };
   try {
     const metrics = new Metrics();
-    const vnodes = new VnodeManager(backend, ring.ringSize, identity.incarnation);
-    vnodes.startAll(ring.owners.flatMap((o, p) => (o === cfg.name ? [p] : [])));
-    metrics.vnodes.set({ type: 'primary' }, vnodes.running);
-    metrics.ringSize.set(ring.ringSize);
-    for (const [member, share] of ownership(ring)) metrics.ringOwnership.set({ node: member }, share);
-    metrics.backendSize.set({ backend: backend.name }, 0);
+    const transport = new Transport({
+      nodeName: cfg.name,
+      clusterName: cfg.clusterName,
+      ...(cfg.clusterSecret ? { secret: cfg.clusterSecret } : {}),
+      logger: logger.child({ component: 'transport' }),
+      requestTimeoutMs: cfg.requestTimeoutMs,
+    });
+    const clusterBound = await transport.listen(cfg.clusterPort, cfg.bind);
+    cleanups.push(() => transport.close());
 
+    // Listeners are bound before the ring is written, so the ring can carry our real ports.
+    const httpPlaceholder = { port: cfg.httpPort };
+    const self: Member = {
+      name: cfg.name,
+      status: 'valid',
+      clusterAddress: hostPort(cfg.advertise, clusterBound.port),
+      httpAddress: hostPort(cfg.advertise, httpPlaceholder.port),
+    };
+    const initialRing = await loadOrCreateRing(cfg, self);
+    const backend: Backend = await openBackend(cfg.backend, cfg.dataDir, { sync: cfg.syncWrites });
+    cleanups.push(() => backend.close());
+    // peers must stop reaching our vnodes before the backend closes (close is idempotent)
+    cleanups.push(() => transport.close());
+
+    const ringManager = new RingManager(initialRing, {
+      dataDir: cfg.dataDir,
+      self,
+      transport,
+      logger: logger.child({ component: 'ring' }),
+      ...(deps.gossipIntervalMs ? { gossipIntervalMs: deps.gossipIntervalMs } : {}),
+    });
+    const vnodes = new VnodeManager(backend, initialRing.ringSize, identity.incarnation);
+    const service = new VnodeService(vnodes, ringManager, transport, logger.child({ component: 'vnode' }));
     const buckets = await BucketRegistry.open(cfg.dataDir, cfg.bucketDefaults);
-    const up = new Set([cfg.name]);
+    const lww = (bucket: Buffer) => {
+      const p = buckets.get(bucket);
+      return !p.allow_mult || p.last_write_wins;
+    };
+    registerHandoffReceiver({ transport, ring: ringManager, vnodes, lww, logger: logger.child({ component: 'handoff' }) });
+    const handoff = new HandoffManager({
+      ring: ringManager,
+      transport,
+      vnodes,
+      service,
+      metrics,
+      logger: logger.child({ component: 'handoff' }),
+      limit: 2,
+      ...(deps.handoffTickMs ? { tickMs: deps.handoffTickMs } : {}),
+    });
+
+    const isUp = (node: string) => node === cfg.name || transport.isReachable(node);
+    const upNodes = () => new Set(Object.keys(ringManager.current.members).filter(isUp));
+    const observeRing = (r: Ring) => {
+      metrics.ringSize.set(r.ringSize);
+      metrics.ringOwnership.reset();
+      for (const [member, share] of ownership(r.owners, Object.keys(r.members))) metrics.ringOwnership.set({ node: member }, share);
+      metrics.vnodes.set({ type: 'primary' }, r.owners.filter((o) => o === cfg.name).length);
+    };
+    observeRing(initialRing);
+    ringManager.onChange((r) => observeRing(r));
+
     const kv = new KvService({
-      ring: () => ring,
-      upNodes: () => up,
-      router: localRouter(vnodes),
+      ring: () => ringManager.current,
+      upNodes,
+      router: service.router(),
       buckets,
       metrics,
       now,
@@ -88,26 +150,9 @@ export async function startNode(cfg: NodeConfig, deps: NodeDeps = {}): Promise<R
     });
 
     let ready = false;
+    const cluster = clusterAdmin({ ring: ringManager, transport, handoff, vnodes, isUp, ringSize: () => ringManager.current.ringSize });
     const admin: AdminApi = {
-      memberStatus: async () => {
-        const shares = ownership(ring);
-        return {
-          members: Object.values(ring.members).map((m) => ({
-            name: m.name,
-            status: m.status,
-            ringPct: Math.round((shares.get(m.name) ?? 0) * 1000) / 10,
-            pendingPct: Math.round((shares.get(m.name) ?? 0) * 1000) / 10,
-            reachable: up.has(m.name),
-          })),
-        };
-      },
-      ringStatus: async () => ({
-        claimant: ring.claimant,
-        ringReady: true,
-        ringSize: ring.ringSize,
-        pendingOwnershipTransfers: 0,
-        unreachable: Object.keys(ring.members).filter((m) => !up.has(m)),
-      }),
+      ...cluster,
       keys: async (bucket) => {
         const keys: string[] = [];
         const b = Buffer.from(bucket, 'utf8');
@@ -122,12 +167,22 @@ export async function startNode(cfg: NodeConfig, deps: NodeDeps = {}): Promise<R
       count: async (bucket) => ({ count: await countLocal(vnodes, Buffer.from(bucket, 'utf8'), now()) }),
     };
 
+    let respAddr = '';
     const info = () => ({
-      server: { rkv_version: '0.1.0', redis_version: '7.0.0-rkv', process_id: process.pid, tcp_port: Number(respAddr.split(':').pop()), uptime_in_seconds: Math.floor((now() - startedAt) / 1000), node: cfg.name, ring_size: ring.ringSize, backend: backend.name },
+      server: {
+        rkv_version: '0.1.0',
+        redis_version: '7.0.0-rkv',
+        process_id: process.pid,
+        tcp_port: Number(respAddr.split(':').pop()),
+        uptime_in_seconds: Math.floor((now() - startedAt) / 1000),
+        node: cfg.name,
+        ring_size: ringManager.current.ringSize,
+        backend: backend.name,
+      },
     });
     const resp = new RespServer({ kv, metrics, logger: logger.child({ api: 'resp' }), maxValueSize: cfg.maxValueSize, ...(cfg.requirePass ? { requirePass: cfg.requirePass } : {}), info, now });
     const respBound = await resp.listen(cfg.respPort, cfg.bind);
-    const respAddr = hostPort(cfg.bind, respBound.port);
+    respAddr = hostPort(cfg.bind, respBound.port);
     cleanups.push(() => resp.close());
 
     const app = createHttpApp({
@@ -138,10 +193,21 @@ export async function startNode(cfg: NodeConfig, deps: NodeDeps = {}): Promise<R
       maxValueSize: cfg.maxValueSize,
       isReady: () => ready,
       now,
-      stats: () => ({ node: cfg.name, ring_size: ring.ringSize, vnodes: vnodes.running, backend: backend.name, uptime_s: Math.floor((now() - startedAt) / 1000) }),
+      stats: () => ({ node: cfg.name, ring_size: ringManager.current.ringSize, vnodes: vnodes.running, backend: backend.name, uptime_s: Math.floor((now() - startedAt) / 1000), transport: transport.stats }),
     });
     const http = await listenHttp(app, cfg.httpPort, cfg.bind);
     cleanups.push(() => http.close());
+    const httpAddr = hostPort(cfg.advertise, http.address.port);
+    if (ringManager.current.members[cfg.name]!.httpAddress !== httpAddr) {
+      const r = ringManager.current;
+      ringManager.adopt({ ...r, members: { ...r.members, [cfg.name]: { ...r.members[cfg.name]!, httpAddress: httpAddr } } });
+    }
+    (self as { httpAddress: string }).httpAddress = httpAddr;
+
+    ringManager.start();
+    cleanups.push(async () => ringManager.stop());
+    handoff.start();
+    cleanups.push(() => handoff.stop());
 
     const sizeTimer = setInterval(() => {
       backend.approximateSize().then((b) => metrics.backendSize.set({ backend: backend.name }, b), () => undefined);
@@ -150,19 +216,21 @@ export async function startNode(cfg: NodeConfig, deps: NodeDeps = {}): Promise<R
     cleanups.push(async () => clearInterval(sizeTimer));
 
     ready = true;
-    const addresses = { resp: respAddr, http: hostPort(cfg.bind, http.address.port), cluster: hostPort(cfg.bind, cfg.clusterPort) };
-    logger.info({ node: cfg.name, ...addresses, ringSize: ring.ringSize, backend: backend.name, dataDir: cfg.dataDir }, 'rkv node ready');
+    const addresses = { resp: respAddr, http: hostPort(cfg.bind, http.address.port), cluster: hostPort(cfg.bind, clusterBound.port) };
+    logger.debug({ ...addresses, ringSize: ringManager.current.ringSize, backend: backend.name, dataDir: cfg.dataDir }, 'rkv node ready');
     let stopping: Promise<void> | undefined;
     return {
       name: cfg.name,
       addresses,
       kv,
       metrics,
+      ring: ringManager,
       stop: () => {
         stopping ??= (async () => {
           ready = false;
           logger.info({ node: cfg.name }, 'rkv node stopping');
           await cleanup();
+          await ringManager.flushed();
         })();
         return stopping;
       },

@@ -65,6 +65,8 @@ export const ADMIN_COMMANDS: AdminCommand[] = [
     call: () => get('/admin/member-status'), render: renderMemberStatus },
   { name: 'ring-status', description: 'claimant, ring ready, ownership handoffs waiting, unreachable nodes',
     call: () => get('/admin/ring-status'), render: renderRingStatus },
+  { name: 'vnode-status', description: 'partitions holding data on this node, primary or not',
+    call: () => get('/admin/vnode-status') },
   { name: 'transfers', description: 'active and pending handoffs with type, progress and rate',
     call: () => get('/admin/transfers') },
   { name: 'transfer-limit', args: [arg('[n]', 'new limit', positiveInt)],

@@ -319,7 +319,8 @@ export class Transport {
         if (err) reject(err);
         else resolve(c);
       };
-      const { state, send } = startConnect(this.hsCfg, this.random(NONCE_BYTES), p.name);
+      // a name starting with '?' is a first contact by address (cluster join): any node may answer
+      const { state, send } = startConnect(this.hsCfg, this.random(NONCE_BYTES), p.name.startsWith('?') ? undefined : p.name);
       c.hs = state;
       this.write(c, send); // net buffers it until the TCP connect completes
     });

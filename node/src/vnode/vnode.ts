@@ -5,6 +5,8 @@ import { applyWrite, mergeObjects, resolveLastWriteWins, type Content, type RkvO
 import type { VClock } from '../object/vclock.js';
 import { KeyLock } from './key_lock.js';
 
+const ZERO = Buffer.from([0]);
+
 export interface BKey {
   bucket: Buffer;
   key: Buffer;
@@ -79,6 +81,36 @@ export class Vnode {
       },
       limit === undefined ? {} : { limit },
     );
+  }
+
+  /**
+   * One handoff batch: raw entries after `after` (a storage key, exclusive),
+   * bounded by count and bytes like Riak's handoff batches.
+   */
+  async foldBatch(after: Buffer | undefined, maxItems: number, maxBytes: number): Promise<{ items: { bkey: BKey; value: Buffer }[]; last: Buffer | undefined; done: boolean }> {
+    const whole = vnodeRange(this.ringLog2, this.partition);
+    const gte = after ? Buffer.concat([after, ZERO]) : whole.gte;
+    const items: { bkey: BKey; value: Buffer }[] = [];
+    let bytes = 0;
+    let last: Buffer | undefined;
+    let full = false;
+    await this.backend.fold({ gte, lt: whole.lt }, (k, v) => {
+      if (items.length >= maxItems || bytes >= maxBytes) {
+        full = true;
+        return false;
+      }
+      const sk = decodeStorageKey(k);
+      items.push({ bkey: { bucket: Buffer.from(sk.bucket), key: Buffer.from(sk.key), hash32: sk.hash32 }, value: v });
+      bytes += k.length + v.length;
+      last = k;
+      return true;
+    });
+    return { items, last, done: !full };
+  }
+
+  /** Number of entries, for vnode status. */
+  async countEntries(): Promise<number> {
+    return this.backend.fold(vnodeRange(this.ringLog2, this.partition), () => true, { keysOnly: true });
   }
 
   async isEmpty(): Promise<boolean> {

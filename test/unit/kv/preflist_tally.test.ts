@@ -9,7 +9,7 @@ import { partitionStart } from '../../../node/src/ring/chash.js';
 
 function ringOf(nodes: string[], size: number): Ring {
   const members = Object.fromEntries(nodes.map((n) => [n, { name: n, status: 'valid' as const, clusterAddress: '', httpAddress: '' }]));
-  return { clusterName: 't', createdRingSize: size, ringSize: size, owners: Array.from({ length: size }, (_, i) => nodes[i % nodes.length]!), members, claimant: nodes[0]!, version: 1 };
+  return { clusterId: 'c', next: [], staged: [], clusterName: 't', createdRingSize: size, ringSize: size, owners: Array.from({ length: size }, (_, i) => nodes[i % nodes.length]!), members, claimant: nodes[0]!, version: 1 };
 }
 
 describe('preflist', () => {

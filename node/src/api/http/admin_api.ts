@@ -36,4 +36,6 @@ export interface AdminApi {
   repair?(partition: number): Promise<unknown>;
   keys?(bucket: string): Promise<{ keys: string[]; partial?: boolean }>;
   count?(bucket: string): Promise<{ count: number; partial?: boolean }>;
+  /** partitions holding data on this node (riak-admin vnode-status) */
+  vnodeStatus?(): Promise<unknown>;
 }

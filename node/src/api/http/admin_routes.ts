@@ -57,6 +57,7 @@ export function adminRouter(admin: AdminApi): Router {
 
   router.get('/admin/member-status', reply(() => admin.memberStatus()));
   router.get('/admin/ring-status', reply(() => admin.ringStatus()));
+  router.get('/admin/vnode-status', reply(() => need(admin.vnodeStatus, 'vnode-status').call(admin)));
   router.get('/admin/transfers', reply(() => need(admin.transfers, 'transfers').call(admin)));
   router.get('/admin/transfer-limit', reply(() => need(admin.getTransferLimit, 'transfer-limit').call(admin)));
   router.put('/admin/transfer-limit', reply((req) => need(admin.setTransferLimit, 'transfer-limit').call(admin, nonNegativeInt(req, 'limit'))));

@@ -1,0 +1,247 @@
+/**
+ * RESP throughput of rkv next to redis-server, both measured with the same
+ * redis-benchmark runs: `npm run bench:resp` (BENCH_REQUESTS=20000 for a quick
+ * run). Prints a table and writes bench-results/resp-<timestamp>.csv.
+ * A benchmark reports; it never fails on a missed target.
+ */
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+const HOST = '127.0.0.1';
+const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 200_000);
+const CLIENTS = 50;
+const MAIN = fileURLToPath(new URL('../node/src/cli/main.js', import.meta.url));
+
+interface Result {
+  rps: number;
+  p50: number;
+  p99: number;
+}
+type Results = Map<string, Result>;
+
+const children = new Set<ChildProcess>();
+const tempDirs: string[] = [];
+
+function cleanup(): void {
+  for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
+  children.clear();
+  for (const d of tempDirs.splice(0)) fs.rmSync(d, { recursive: true, force: true });
+}
+process.on('exit', cleanup);
+for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(sig, () => {
+    cleanup();
+    process.exit(130);
+  });
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', reject);
+    srv.listen(0, HOST, () => {
+      const port = (srv.address() as net.AddressInfo).port;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+function ping(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.connect(port, HOST);
+    let data = '';
+    const done = (ok: boolean): void => {
+      s.destroy();
+      resolve(ok);
+    };
+    s.setTimeout(1000, () => done(false));
+    s.on('connect', () => s.write('PING\r\n'));
+    s.on('data', (d) => {
+      data += d.toString();
+      if (data.includes('\r\n')) done(data.startsWith('+PONG'));
+    });
+    s.on('error', () => done(false));
+  });
+}
+
+async function waitForPing(port: number, child: ChildProcess, what: string): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`${what} exited with code ${child.exitCode}`);
+    if (await ping(port)) return;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`${what} did not answer PING on port ${port} within 30s`);
+}
+
+function start(cmd: string, args: string[]): ChildProcess {
+  const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'inherit'] });
+  children.add(child);
+  child.on('exit', () => children.delete(child));
+  return child;
+}
+
+async function stop(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null) return;
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+  await exited;
+  clearTimeout(timer);
+}
+
+async function startRedis(): Promise<{ port: number; child: ChildProcess }> {
+  const port = await freePort();
+  const child = start('redis-server', ['--port', String(port), '--bind', HOST, '--save', '', '--appendonly', 'no']);
+  await waitForPing(port, child, 'redis-server');
+  return { port, child };
+}
+
+async function startRkv(extra: string[]): Promise<{ port: number; child: ChildProcess }> {
+  const [port, http, cluster] = [await freePort(), await freePort(), await freePort()];
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'rkv-bench-'));
+  tempDirs.push(dataDir);
+  const args = [MAIN, 'start', ...extra, '--resp-port', String(port), '--http-port', String(http), '--cluster-port', String(cluster), '--data-dir', dataDir, '--log-level', 'warn'];
+  const child = start(process.execPath, args);
+  await waitForPing(port, child, `rkv (${extra.join(' ')})`);
+  return { port, child };
+}
+
+/** Parses redis-benchmark --csv output by its header, so column order does not matter. */
+export function parseBenchCsv(text: string): Results {
+  const rows = text
+    .trim()
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l.startsWith('"'))
+    .map((l) => l.split(',').map((c) => c.replace(/^"|"$/g, '')));
+  const header = rows.shift() ?? [];
+  const col = (name: string): number => header.indexOf(name);
+  const [rps, p50, p99] = [col('rps'), col('p50_latency_ms'), col('p99_latency_ms')];
+  if (rps < 0) throw new Error(`unexpected redis-benchmark output: ${text.slice(0, 200)}`);
+  const out: Results = new Map();
+  for (const r of rows) out.set(r[0]!, { rps: Number(r[rps]), p50: Number(r[p50] ?? NaN), p99: Number(r[p99] ?? NaN) });
+  return out;
+}
+
+async function benchmark(port: number, pipeline: number): Promise<Results> {
+  const args = ['-h', HOST, '-p', String(port), '-t', 'set,get', '-c', String(CLIENTS), '-n', String(REQUESTS), '--csv'];
+  if (pipeline > 1) args.push('-P', String(pipeline));
+  const { stdout } = await run('redis-benchmark', args, { maxBuffer: 16 * 1024 * 1024 });
+  return parseBenchCsv(stdout);
+}
+
+interface Row {
+  set: string;
+  test: string;
+  redis?: Result;
+  rkv?: Result;
+  target: number;
+  note?: string;
+}
+
+const fmt = (n: number | undefined, digits = 0): string => (n === undefined || Number.isNaN(n) ? '-' : n.toFixed(digits));
+
+function printTable(rows: Row[]): void {
+  const head = ['rows', 'test', 'redis ops/s', 'rkv ops/s', 'ratio', 'target', 'redis p50/p99 ms', 'rkv p50/p99 ms', ''];
+  const lines = rows.map((r) => {
+    const ratio = r.redis && r.rkv ? r.rkv.rps / r.redis.rps : undefined;
+    const verdict = ratio === undefined ? (r.note ?? 'n/a') : ratio >= r.target ? 'ok' : 'BELOW TARGET';
+    return [
+      r.set,
+      r.test,
+      fmt(r.redis?.rps),
+      fmt(r.rkv?.rps),
+      ratio === undefined ? '-' : `${ratio.toFixed(2)}x`,
+      `>=${r.target}x`,
+      `${fmt(r.redis?.p50, 3)}/${fmt(r.redis?.p99, 3)}`,
+      `${fmt(r.rkv?.p50, 3)}/${fmt(r.rkv?.p99, 3)}`,
+      verdict,
+    ];
+  });
+  const widths = head.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)));
+  const line = (cells: string[]): string => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ');
+  console.log(line(head));
+  console.log(widths.map((w) => '-'.repeat(w)).join('  '));
+  for (const l of lines) console.log(line(l));
+}
+
+function writeCsv(rows: Row[]): string {
+  const dir = path.join(process.cwd(), 'bench-results');
+  fs.mkdirSync(dir, { recursive: true });
+  const file = path.join(dir, `resp-${new Date().toISOString().replace(/[:.]/g, '-')}.csv`);
+  const out = ['rows,test,requests,clients,redis_rps,rkv_rps,ratio,target,redis_p50_ms,redis_p99_ms,rkv_p50_ms,rkv_p99_ms,note'];
+  for (const r of rows) {
+    const ratio = r.redis && r.rkv ? (r.rkv.rps / r.redis.rps).toFixed(3) : '';
+    out.push(
+      [r.set, r.test, REQUESTS, CLIENTS, r.redis?.rps ?? '', r.rkv?.rps ?? '', ratio, r.target, r.redis?.p50 ?? '', r.redis?.p99 ?? '', r.rkv?.p50 ?? '', r.rkv?.p99 ?? '', r.note ?? ''].join(','),
+    );
+  }
+  fs.writeFileSync(file, out.join('\n') + '\n');
+  return file;
+}
+
+function addRows(rows: Row[], set: string, target: number, redis: Results | undefined, rkv: Results | undefined, note?: string): void {
+  for (const test of ['SET', 'GET']) {
+    const row: Row = { set, test, target };
+    const a = redis?.get(test);
+    const b = rkv?.get(test);
+    if (a) row.redis = a;
+    if (b) row.rkv = b;
+    if (note) row.note = note;
+    rows.push(row);
+  }
+}
+
+async function withRkv(extra: string[], fn: (port: number) => Promise<Results[]>): Promise<Results[] | string> {
+  let node: { port: number; child: ChildProcess } | undefined;
+  try {
+    node = await startRkv(extra);
+    return await fn(node.port);
+  } catch (e) {
+    return e instanceof Error ? e.message : String(e);
+  } finally {
+    if (node) await stop(node.child);
+  }
+}
+
+async function main(): Promise<void> {
+  console.log(`redis-benchmark -t set,get -c ${CLIENTS} -n ${REQUESTS} against redis-server and rkv\n`);
+  const redis = await startRedis();
+  const redisPlain = await benchmark(redis.port, 1);
+  const redisPiped = await benchmark(redis.port, 16);
+  await stop(redis.child);
+
+  const rows: Row[] = [];
+  const memory = await withRkv(['--backend', 'memory', '--n-val', '1', '--r', '1', '--w', '1'], async (port) => [await benchmark(port, 1), await benchmark(port, 16)]);
+  if (typeof memory === 'string') {
+    addRows(rows, 'memory n1', 0.8, redisPlain, undefined, memory);
+    addRows(rows, 'memory n1 -P 16', 0.4, redisPiped, undefined, memory);
+  } else {
+    addRows(rows, 'memory n1', 0.8, redisPlain, memory[0]);
+    addRows(rows, 'memory n1 -P 16', 0.4, redisPiped, memory[1]);
+  }
+  const rocks = await withRkv(['--backend', 'rocksdb', '--n-val', '3'], async (port) => [await benchmark(port, 1)]);
+  addRows(rows, 'rocksdb n3', 0.5, redisPlain, typeof rocks === 'string' ? undefined : rocks[0], typeof rocks === 'string' ? rocks : undefined);
+
+  printTable(rows);
+  console.log(`\nwrote ${writeCsv(rows)}`);
+}
+
+main().then(
+  () => {
+    cleanup();
+    process.exit(0);
+  },
+  (err: unknown) => {
+    console.error(err);
+    cleanup();
+    process.exit(1);
+  },
+);

@@ -1,0 +1,120 @@
+/**
+ * The RESP command table and its dispatcher: lookup, arity, authentication,
+ * per-connection key ordering, metrics and the mapping of errors to replies.
+ * Handlers live in commands_kv.ts (data) and commands_conn.ts (connection).
+ */
+import { BadRequestError, RequestTimeoutError, UnavailableError } from '../../kv/types.js';
+import { SiblingLimitError } from '../../object/object.js';
+import { arityError, ReplyError, type CommandDef, type ConnState, type Env } from './command_base.js';
+import { connCommands } from './commands_conn.js';
+import { kvCommands } from './commands_kv.js';
+import { R, type Reply } from './writer.js';
+
+export { newConnState, ReplyError, type CommandDef, type ConnState, type Env, type InfoSections } from './command_base.js';
+
+export function buildTable(): Map<string, CommandDef> {
+  const table = new Map<string, CommandDef>();
+  for (const def of [...kvCommands, ...connCommands]) table.set(def.name, def);
+  return table;
+}
+
+/** Maps an error to its reply line and the code counted in rkv_request_errors_total. */
+export function errorLine(err: unknown): string {
+  if (err instanceof ReplyError) return err.line;
+  if (err instanceof UnavailableError) return `UNAVAILABLE ${err.message}`;
+  if (err instanceof RequestTimeoutError) return `TIMEOUT ${err.message}`;
+  if (err instanceof BadRequestError || err instanceof SiblingLimitError) return `ERR ${err.message}`;
+  return `ERR ${err instanceof Error ? err.message : String(err)}`;
+}
+
+function isExpected(err: unknown): boolean {
+  return (
+    err instanceof ReplyError ||
+    err instanceof UnavailableError ||
+    err instanceof RequestTimeoutError ||
+    err instanceof BadRequestError ||
+    err instanceof SiblingLimitError
+  );
+}
+
+function unknownCommand(args: Buffer[]): string {
+  let rest = '';
+  // Only the first bytes are decoded: an argument may be megabytes long.
+  const text = (b: Buffer, n: number): string => b.subarray(0, n).toString().slice(0, n);
+  for (let i = 1; i < args.length && rest.length < 128; i++) rest += `'${text(args[i]!, 128 - rest.length)}' `;
+  return `ERR unknown command '${text(args[0]!, 128)}', with args beginning with: ${rest}`;
+}
+
+interface Observer {
+  observe(seconds: number): void;
+}
+
+/**
+ * Runs commands. run() returns the reply synchronously when the command is
+ * synchronous, else a promise that never rejects.
+ */
+export class CommandRunner {
+  private readonly timers = new Map<string, Observer>();
+
+  constructor(readonly env: Env) {}
+
+  run(conn: ConnState, args: Buffer[]): Reply | Promise<Reply> {
+    this.env.stats.commandsProcessed++;
+    const start = performance.now();
+    const def = this.env.table.get(args[0]!.toString('latin1').toLowerCase());
+    if (def === undefined) return this.fail('unknown', start, new ReplyError(unknownCommand(args)));
+    if ((def.arity > 0 && args.length !== def.arity) || args.length < -def.arity) {
+      return this.fail(def.name, start, arityError(def.name));
+    }
+    if (!conn.authenticated && !def.noAuth) return this.fail(def.name, start, new ReplyError('NOAUTH Authentication required.'));
+    let result: Reply | Promise<Reply>;
+    try {
+      const access = def.access?.(args);
+      if (access === undefined) {
+        result = def.handler(this.env, conn, args);
+      } else {
+        const { hold, wait } = access === 'keyspace' ? conn.order.acquire(null, false) : conn.order.acquire(access.keys, access.write);
+        const exec = (): Reply | Promise<Reply> => def.handler(this.env, conn, args);
+        const running = wait === null ? exec() : wait.then(exec);
+        if (running instanceof Promise) {
+          result = running.finally(() => conn.order.release(hold));
+        } else {
+          conn.order.release(hold);
+          result = running;
+        }
+      }
+    } catch (err) {
+      return this.fail(def.name, start, err);
+    }
+    if (!(result instanceof Promise)) return this.done(def.name, start, result);
+    return result.then(
+      (reply) => this.done(def.name, start, reply),
+      (err: unknown) => this.fail(def.name, start, err),
+    );
+  }
+
+  private done(op: string, start: number, reply: Reply): Reply {
+    this.timer(op).observe((performance.now() - start) / 1000);
+    if (reply.type === 'error') this.countError(op, reply.value);
+    return reply;
+  }
+
+  private fail(op: string, start: number, err: unknown): Reply {
+    if (!isExpected(err)) this.env.logger.warn({ err, op }, 'resp command failed unexpectedly');
+    return this.done(op, start, R.error(errorLine(err)));
+  }
+
+  private countError(op: string, line: string): void {
+    const sp = line.indexOf(' ');
+    this.env.metrics.requestErrors.inc({ api: 'resp', op, code: sp < 0 ? line : line.slice(0, sp) });
+  }
+
+  private timer(op: string): Observer {
+    let t = this.timers.get(op);
+    if (t === undefined) {
+      t = this.env.metrics.requestDuration.labels({ api: 'resp', op });
+      this.timers.set(op, t);
+    }
+    return t;
+  }
+}

@@ -1,0 +1,214 @@
+import type { Logger } from 'pino';
+import type { Metrics } from '../api/metrics.js';
+import type { RingManager } from '../cluster/ring_manager.js';
+import type { Transport } from '../cluster/transport.js';
+import type { Ring } from '../ring/ring.js';
+import type { VnodeManager } from './manager.js';
+import type { VnodeService } from './vnode_service.js';
+import { sendPartition, type HandoffJob, type HandoffProgress } from './handoff_sender.js';
+
+/**
+ * Decides which partitions this node must hand off and runs those handoffs
+ * (riak_core_handoff_manager + vnode_manager's ownership checks):
+ *  - ownership: a committed transfer whose sender is this node;
+ *  - hinted: data in a partition this node does not own (a fallback's writes,
+ *    a joiner's old data, a stale coordinator's write) goes to the owner.
+ * At most `limit` run at once; a failure frees its slot at once and is retried
+ * with backoff; every request carries an inactivity timeout, so none stalls.
+ */
+export interface TransferRow extends HandoffJob {
+  status: 'active' | 'waiting' | 'retrying';
+  objects: number;
+  bytes: number;
+  elapsedS: number;
+  rateBytesPerS: number;
+  attempts: number;
+  lastError?: string;
+}
+
+interface Active {
+  job: HandoffJob;
+  progress: HandoffProgress;
+  startedAt: number;
+  cancelled: boolean;
+}
+
+interface Failure {
+  attempts: number;
+  retryAt: number;
+  error: string;
+}
+
+const key = (j: HandoffJob) => `${j.type}:${j.partition}:${j.to}`;
+
+export interface HandoffManagerOptions {
+  ring: RingManager;
+  transport: Transport;
+  vnodes: VnodeManager;
+  service: VnodeService;
+  metrics: Metrics;
+  logger: Logger;
+  limit: number;
+  now?: () => number;
+  tickMs?: number;
+  inactivityTimeoutMs?: number;
+}
+
+export class HandoffManager {
+  limit: number;
+  private readonly active = new Map<string, Active>();
+  private readonly failures = new Map<string, Failure>();
+  private wanted: HandoffJob[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private ticking = false;
+  private stopped = false;
+  private readonly now: () => number;
+
+  constructor(private readonly o: HandoffManagerOptions) {
+    this.limit = o.limit;
+    this.now = o.now ?? Date.now;
+    o.transport.handle('handoff_status', async () => this.localRows());
+  }
+
+  start(): void {
+    this.timer = setInterval(() => void this.tick(), this.o.tickMs ?? 1000);
+    this.timer.unref();
+    this.o.ring.onChange(() => void this.tick());
+    void this.tick();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearInterval(this.timer);
+    for (const a of this.active.values()) a.cancelled = true;
+    const deadline = this.now() + 5000;
+    while (this.active.size > 0 && this.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  }
+
+  /** The handoffs this node should be running now, from its ring and its data. */
+  private async computeWanted(ring: Ring): Promise<HandoffJob[]> {
+    const self = this.o.ring.self;
+    const jobs: HandoffJob[] = [];
+    const involved = new Set<number>();
+    for (const t of ring.next) {
+      if (t.from === self || t.to === self) involved.add(t.partition);
+      if (t.from === self) jobs.push({ type: 'ownership', partition: t.partition, from: self, to: t.to });
+    }
+    for (let p = 0; p < ring.ringSize; p++) {
+      const owner = ring.owners[p]!;
+      if (owner === self || involved.has(p) || !ring.members[owner]) continue;
+      if (this.active.has(key({ type: 'hinted', partition: p, from: self, to: owner }))) {
+        jobs.push({ type: 'hinted', partition: p, from: self, to: owner });
+        continue;
+      }
+      if (!(await this.o.vnodes.vnode(p).isEmpty())) jobs.push({ type: 'hinted', partition: p, from: self, to: owner });
+    }
+    return jobs;
+  }
+
+  private async tick(): Promise<void> {
+    if (this.ticking || this.stopped) return;
+    this.ticking = true;
+    try {
+      const ring = this.o.ring.current;
+      this.wanted = await this.computeWanted(ring);
+      const now = this.now();
+      for (const job of this.wanted) {
+        if (this.active.size >= this.limit) break;
+        const k = key(job);
+        if (this.active.has(k)) continue;
+        const f = this.failures.get(k);
+        if (f && f.retryAt > now) continue;
+        if (!this.o.transport.isReachable(job.to) && f) continue;
+        this.run(job);
+      }
+    } catch (e) {
+      this.o.logger.error({ err: (e as Error).message }, 'handoff tick failed');
+    } finally {
+      this.ticking = false;
+    }
+  }
+
+  private run(job: HandoffJob): void {
+    const k = key(job);
+    const a: Active = { job, progress: { objects: 0, bytes: 0 }, startedAt: this.now(), cancelled: false };
+    this.active.set(k, a);
+    const log = this.o.logger.child({ partition: job.partition, type: job.type, to: job.to });
+    log.info('handoff starting');
+    this.o.service.setForwarding(job.partition, job.to);
+    const vnode = this.o.vnodes.vnode(job.partition);
+    sendPartition(job, {
+      transport: this.o.transport,
+      peer: this.o.ring.peer(job.to),
+      vnode,
+      ringVersion: this.o.ring.current.version,
+      inactivityTimeoutMs: this.o.inactivityTimeoutMs ?? 30_000,
+      progress: a.progress,
+      cancelled: () => a.cancelled || this.stopped,
+    })
+      .then(() => this.finishJob(job))
+      .then(
+        () => {
+          this.failures.delete(k);
+          this.o.metrics.handoffs.inc({ type: job.type, outcome: 'ok' });
+          this.o.metrics.handoffBytes.inc({ type: job.type }, a.progress.bytes);
+          log.info({ objects: a.progress.objects, bytes: a.progress.bytes, ms: this.now() - a.startedAt }, 'handoff finished');
+        },
+        (e: Error) => {
+          const prev = this.failures.get(k);
+          const attempts = (prev?.attempts ?? 0) + 1;
+          const delay = Math.min(30_000, 500 * 2 ** Math.min(attempts - 1, 6));
+          this.failures.set(k, { attempts, retryAt: this.now() + delay, error: e.message });
+          this.o.metrics.handoffs.inc({ type: job.type, outcome: 'error' });
+          log.warn({ err: e.message, attempts, retryInMs: delay }, 'handoff failed; will retry');
+        },
+      )
+      .finally(() => {
+        this.o.service.setForwarding(job.partition, undefined);
+        this.active.delete(k);
+        void this.tick();
+      });
+  }
+
+  /**
+   * After the data is across: an ownership transfer is completed at the
+   * claimant and the local copy dropped once our ring shows the new owner;
+   * a hinted one is dropped at once (writes kept flowing to the owner meanwhile).
+   */
+  private async finishJob(job: HandoffJob): Promise<void> {
+    if (job.type === 'ownership') {
+      await this.o.ring.claimantOp({ op: 'complete', transfer: { partition: job.partition, from: job.from, to: job.to } });
+      const deadline = this.now() + 30_000;
+      while (this.o.ring.current.owners[job.partition] !== job.to) {
+        if (this.now() > deadline) throw new Error('ring did not show the completed transfer in time');
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    }
+    await this.o.vnodes.vnode(job.partition).drop();
+  }
+
+  localRows(): TransferRow[] {
+    const now = this.now();
+    const rows: TransferRow[] = [];
+    for (const a of this.active.values()) {
+      const elapsedS = (now - a.startedAt) / 1000;
+      const f = this.failures.get(key(a.job));
+      rows.push({
+        ...a.job,
+        status: 'active',
+        objects: a.progress.objects,
+        bytes: a.progress.bytes,
+        elapsedS: Math.round(elapsedS * 10) / 10,
+        rateBytesPerS: elapsedS > 0 ? Math.round(a.progress.bytes / elapsedS) : 0,
+        attempts: (f?.attempts ?? 0) + 1,
+        ...(f ? { lastError: f.error } : {}),
+      });
+    }
+    for (const job of this.wanted) {
+      if (this.active.has(key(job))) continue;
+      const f = this.failures.get(key(job));
+      rows.push({ ...job, status: f ? 'retrying' : 'waiting', objects: 0, bytes: 0, elapsedS: 0, rateBytesPerS: 0, attempts: f?.attempts ?? 0, ...(f ? { lastError: f.error } : {}) });
+    }
+    return rows;
+  }
+}

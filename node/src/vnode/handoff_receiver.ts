@@ -1,0 +1,48 @@
+import type { Logger } from 'pino';
+import type { Transport } from '../cluster/transport.js';
+import type { RingManager } from '../cluster/ring_manager.js';
+import type { Ring } from '../ring/ring.js';
+import { decodeObject } from '../object/codec.js';
+import type { VnodeManager } from './manager.js';
+
+/**
+ * The receiving half of a handoff (riak_core_handoff_receiver): every object
+ * is merged into the local vnode (handle_handoff_data), never written blindly.
+ * Before accepting, a receiver whose ring is older than the sender's fetches
+ * the sender's ring, so it knows the partition is coming to it.
+ */
+export function registerHandoffReceiver(deps: {
+  transport: Transport;
+  ring: RingManager;
+  vnodes: VnodeManager;
+  lww: (bucket: Buffer) => boolean;
+  logger: Logger;
+  onData?: (partition: number) => void;
+}): void {
+  const { transport, ring, vnodes, logger } = deps;
+  transport.handle('handoff_start', async (body, from) => {
+    const b = body as { partition: number; type: string; ringVersion: number };
+    if (b.ringVersion > ring.current.version && ring.current.members[from]) {
+      ring.offer((await transport.request(ring.peer(from), 'ring_get', {})) as Ring);
+    }
+    logger.info({ partition: b.partition, type: b.type, from }, 'handoff receiving');
+    return { ok: true };
+  });
+  transport.handle('handoff_batch', async (body) => {
+    const b = body as { partition: number; items: [Buffer, Buffer, number, Buffer][] };
+    const vnode = vnodes.vnode(b.partition);
+    await Promise.all(
+      b.items.map(([bucket, key, hash32, value]) => {
+        const bk = Buffer.from(bucket);
+        return vnode.mergePut({ bucket: bk, key: Buffer.from(key), hash32 }, decodeObject(Buffer.from(value)), deps.lww(bk));
+      }),
+    );
+    deps.onData?.(b.partition);
+    return { n: b.items.length };
+  });
+  transport.handle('handoff_finish', async (body, from) => {
+    const b = body as { partition: number; type: string; objects: number };
+    logger.info({ partition: b.partition, type: b.type, from, objects: b.objects }, 'handoff received');
+    return { ok: true };
+  });
+}
