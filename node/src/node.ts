@@ -109,7 +109,9 @@ export async function startNode(cfg: NodeConfig, deps: NodeDeps = {}): Promise<R
     });
     const vnodes = new VnodeManager(backend, initialRing.ringSize, identity.incarnation);
     const service = new VnodeService(vnodes, ringManager, transport, logger.child({ component: 'vnode' }));
-    const buckets = await BucketRegistry.open(cfg.dataDir, cfg.bucketDefaults);
+    const buckets = new BucketRegistry(() => ringManager.current.bucketProps, cfg.bucketDefaults, async (bucket, props) => {
+      await ringManager.claimantOp({ op: 'bucket_props', bucket, props: { ...props } });
+    });
     const lww = (bucket: Buffer) => {
       const p = buckets.get(bucket);
       return !p.allow_mult || p.last_write_wins;

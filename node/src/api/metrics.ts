@@ -48,6 +48,27 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly tombstoneReaps = new Counter({
+    name: 'rkv_tombstone_reaps_total',
+    help: 'Tombstone reap attempts after deletes, by outcome (kept when some primary is missing or differs)',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
+
+  readonly fallbackWrites = new Counter({
+    name: 'rkv_fallback_writes_total',
+    help: 'Replica writes sent to a fallback vnode because a primary was down',
+    registers: [this.registry],
+  });
+
+  readonly coordinatorDuration = new Histogram({
+    name: 'rkv_coordinator_duration_seconds',
+    help: 'Latency of get/put coordinators by operation and quorum outcome',
+    labelNames: ['op', 'outcome'] as const,
+    buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [this.registry],
+  });
+
   readonly vnodes = new Gauge({
     name: 'rkv_vnodes',
     help: 'Running vnodes by type',

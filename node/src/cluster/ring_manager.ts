@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import { freshRing, isMember, type Member, type Ring } from '../ring/ring.js';
-import { clearStaged, commit, completeTransfer, mergeRings, plan, removeExited, stageForceRemove, stageJoin, stageLeave, takeOverClaimant, MembershipError, type Plan } from '../ring/membership.js';
+import { setBucketProps, clearStaged, commit, completeTransfer, mergeRings, plan, removeExited, stageForceRemove, stageJoin, stageLeave, takeOverClaimant, MembershipError, type Plan } from '../ring/membership.js';
 import { saveRing } from '../ring/ring_store.js';
 import type { PendingTransfer } from '../ring/ring.js';
 import { TransportError, type Transport } from './transport.js';
@@ -20,7 +20,8 @@ export type ClaimantOp =
   | { op: 'commit' }
   | { op: 'clear' }
   | { op: 'complete'; transfer: PendingTransfer }
-  | { op: 'exited'; node: string };
+  | { op: 'exited'; node: string }
+  | { op: 'bucket_props'; bucket: string; props: Record<string, unknown> };
 
 export type RingListener = (ring: Ring, previous: Ring) => void;
 
@@ -146,7 +147,11 @@ export class RingManager {
       const c = r.members[r.claimant];
       if (!c) throw new MembershipError('no claimant known', 'no_claimant');
       try {
-        return await this.o.transport.request({ name: c.name, address: c.clusterAddress }, 'claimant_op', { ...op, hops: (op.hops ?? 0) + 1 });
+        const res = await this.o.transport.request({ name: c.name, address: c.clusterAddress }, 'claimant_op', { ...op, hops: (op.hops ?? 0) + 1 });
+        // adopt the claimant's result now rather than at the next gossip round, so callers read their own change
+        const ring = (res as { ring?: Ring } | null)?.ring;
+        if (ring && typeof ring === 'object' && ring.clusterId === this.ring.clusterId) this.offer(ring);
+        return res;
       } catch (e) {
         if (e instanceof TransportError && e.remote) throw new MembershipError(e.remote.message, e.remote.code);
         throw new MembershipError(`claimant ${c.name} did not answer: ${(e as Error).message}`, 'no_claimant');
@@ -179,6 +184,8 @@ export class RingManager {
         const next = completeTransfer(r, op.transfer);
         return next === r ? undefined : { ring: next };
       }
+      case 'bucket_props':
+        return { ring: setBucketProps(r, op.bucket, op.props) };
       case 'exited': {
         const next = removeExited(r, op.node);
         return next === r ? undefined : { ring: next };

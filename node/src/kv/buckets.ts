@@ -1,5 +1,3 @@
-import { readFile, writeFile, rename } from 'node:fs/promises';
-import { join } from 'node:path';
 import type { BucketDefaults, QuorumValue } from '../config/node_config.js';
 import { BadRequestError, type BucketProps } from './types.js';
 
@@ -30,39 +28,24 @@ export function validateProps(input: unknown, ringSize: number): Partial<BucketP
 }
 
 /**
- * Per-bucket properties over the node defaults, persisted in the data dir.
- * (The cluster metadata subsystem will spread them to every node.)
+ * Per-bucket properties over the node defaults. They live in the ring (set at
+ * the claimant, gossiped), so every coordinator in the cluster uses the same.
  */
 export class BucketRegistry {
-  private readonly props = new Map<string, Partial<BucketProps>>();
-
-  private constructor(
-    private readonly file: string,
+  constructor(
+    private readonly props: () => Record<string, Record<string, unknown>> | undefined,
     private readonly defaults: BucketDefaults,
+    private readonly update: (bucketId: string, props: Partial<BucketProps>) => Promise<void>,
   ) {}
 
-  static async open(dataDir: string, defaults: BucketDefaults): Promise<BucketRegistry> {
-    const reg = new BucketRegistry(join(dataDir, 'buckets.json'), defaults);
-    try {
-      const saved = JSON.parse(await readFile(reg.file, 'utf8')) as Record<string, Partial<BucketProps>>;
-      for (const [b, p] of Object.entries(saved)) reg.props.set(b, p);
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw new Error(`bucket properties file ${reg.file} is unreadable: ${(e as Error).message}`);
-    }
-    return reg;
-  }
-
   get(bucket: Buffer): BucketProps {
-    const own = this.props.size === 0 ? undefined : this.props.get(bucket.toString('base64'));
-    return own ? { ...this.defaults, ...own } : this.defaults;
+    const all = this.props();
+    const own = all === undefined ? undefined : all[bucket.toString('base64')];
+    return own ? ({ ...this.defaults, ...own } as BucketProps) : this.defaults;
   }
 
   async set(bucket: Buffer, props: Partial<BucketProps>): Promise<BucketProps> {
-    const id = bucket.toString('base64');
-    this.props.set(id, { ...this.props.get(id), ...props });
-    const tmp = `${this.file}.tmp`;
-    await writeFile(tmp, JSON.stringify(Object.fromEntries(this.props)));
-    await rename(tmp, this.file);
+    await this.update(bucket.toString('base64'), props);
     return this.get(bucket);
   }
 }

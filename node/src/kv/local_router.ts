@@ -9,5 +9,6 @@ export function localRouter(vnodes: VnodeManager): VnodeRouter {
     mergePut: async (t, b, obj, lww) => {
       await vnodes.vnode(t.partition).mergePut(b, obj, lww);
     },
+    reap: (t, b, clock) => vnodes.vnode(t.partition).reap(b, clock),
   };
 }

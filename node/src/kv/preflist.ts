@@ -13,8 +13,8 @@ export interface Target {
 /**
  * The annotated preference list (riak_core_apl:get_apl_ann): the n partitions
  * after the key's hash, each on its owner when the owner is up; a down owner is
- * replaced by a fallback, the next up node clockwise that is not already in the
- * list. Pure: the caller passes the ring and the set of up nodes.
+ * replaced by a fallback, the next up node clockwise (preferring nodes not
+ * already in the list). Pure: the caller passes the ring and the set of up nodes.
  */
 export function preflist(ring: Ring, hash32: number, n: number, up: ReadonlySet<string>): Target[] {
   const first = partitionOfHash(hash32, ring.ringSize);
@@ -32,12 +32,17 @@ export function preflist(ring: Ring, hash32: number, n: number, up: ReadonlySet<
     }
   }
   if (downPrimaries.length === 0) return out;
-  // Fallback candidates: nodes owning the partitions after the preference list, in ring order.
-  const candidates: string[] = [];
+  // Fallback candidates: owners of the partitions after the preference list, in ring order;
+  // nodes not already holding a replica first, then (small clusters) those that do,
+  // on another vnode, so a 3-node cluster with one node down still writes 3 copies.
+  const fresh: string[] = [];
+  const reused: string[] = [];
   for (let i = parts.length; i < ring.ringSize + parts.length; i++) {
     const owner = ring.owners[(first + i) % ring.ringSize]!;
-    if (up.has(owner) && !used.has(owner) && !candidates.includes(owner)) candidates.push(owner);
+    if (!up.has(owner) || fresh.includes(owner) || reused.includes(owner)) continue;
+    (used.has(owner) ? reused : fresh).push(owner);
   }
+  const candidates = [...fresh, ...reused];
   for (const d of downPrimaries) {
     const node = candidates.shift();
     if (node === undefined) break;

@@ -11,4 +11,6 @@ export interface VnodeRouter {
   get(t: Target, b: BKey): Promise<RkvObject | undefined>;
   coordinatePut(t: Target, b: BKey, content: Content, context: VClock | undefined, lww: boolean): Promise<RkvObject>;
   mergePut(t: Target, b: BKey, obj: RkvObject, lww: boolean): Promise<void>;
+  /** removes the replica's tombstone if it is exactly `clock`; false when it is not */
+  reap(t: Target, b: BKey, clock: VClock): Promise<boolean>;
 }

@@ -8,9 +8,10 @@ import { validateProps, type BucketRegistry } from './buckets.js';
 import { GetFsm } from './get_fsm.js';
 import { preflist } from './preflist.js';
 import { PutFsm } from './put_fsm.js';
+import { reapTombstone } from './reaper.js';
 import type { VnodeRouter } from './router.js';
 import { resolveQuorum } from './tally.js';
-import { BadRequestError, type BucketProps, type GetOptions, type GetResult, type KvApi, type NewContent, type PutOptions, type PutResult } from './types.js';
+import { BadRequestError, RequestTimeoutError, UnavailableError, type BucketProps, type GetOptions, type GetResult, type KvApi, type NewContent, type PutOptions, type PutResult } from './types.js';
 
 export interface KvServiceDeps {
   ring: () => Ring;
@@ -21,10 +22,13 @@ export interface KvServiceDeps {
   now: () => number;
   timeoutMs: number;
   count: (bucket: Buffer) => Promise<number>;
+  /** ms after a delete before its tombstone is reaped ('keep' never reaps), riak's delete_mode */
+  deleteMode?: number | 'keep';
   scan: KvApi['scan'];
 }
 
 export const MAX_BUCKET_BYTES = 0xffff;
+export const DEFAULT_DELETE_MODE_MS = 3000;
 export const MAX_KEY_BYTES = 65536;
 
 /**
@@ -64,7 +68,20 @@ export class KvService implements KvApi {
       this.d.metrics,
       this.d.now,
     );
-    return fsm.run();
+    return this.timed('get', fsm.run(), (r) => (r.found ? 'ok' : 'notfound'));
+  }
+
+  /** Coordinator latency by quorum outcome: ok, notfound, unavailable, timeout, error. */
+  private async timed<T>(op: string, run: Promise<T>, outcomeOf: (r: T) => string): Promise<T> {
+    const end = this.d.metrics.coordinatorDuration.startTimer({ op });
+    try {
+      const r = await run;
+      end({ outcome: outcomeOf(r) });
+      return r;
+    } catch (e) {
+      end({ outcome: e instanceof UnavailableError ? 'unavailable' : e instanceof RequestTimeoutError ? 'timeout' : 'error' });
+      throw e;
+    }
   }
 
   async put(bucket: Buffer, key: Buffer, content: NewContent, context: VClock | undefined, opts: PutOptions = {}): Promise<PutResult> {
@@ -80,7 +97,23 @@ export class KvService implements KvApi {
     const tombstone: Content = { value: Buffer.alloc(0), contentType: 'application/octet-stream', lastModified: this.d.now(), deleted: true };
     await this.write(bucket, key, tombstone, context ?? current.context, opts);
     this.d.metrics.tombstones.inc();
+    this.scheduleReap(bucket, key, opts.n_val);
     return true;
+  }
+
+  private scheduleReap(bucket: Buffer, key: Buffer, nOverride: number | undefined): void {
+    const mode = this.d.deleteMode ?? DEFAULT_DELETE_MODE_MS;
+    if (mode === 'keep') return;
+    const timer = setTimeout(() => {
+      const bkey = this.bkey(bucket, key);
+      const n = this.nval(this.d.buckets.get(bucket), nOverride);
+      const targets = preflist(this.d.ring(), bkey.hash32, n, this.d.upNodes());
+      reapTombstone(this.d.router, targets, n, bkey).then(
+        (outcome) => this.d.metrics.tombstoneReaps.inc({ outcome }),
+        () => this.d.metrics.tombstoneReaps.inc({ outcome: 'kept' }),
+      );
+    }, mode);
+    timer.unref();
   }
 
   private write(bucket: Buffer, key: Buffer, content: Content, context: VClock | undefined, opts: PutOptions): Promise<PutResult> {
@@ -88,10 +121,13 @@ export class KvService implements KvApi {
     const props = this.d.buckets.get(bucket);
     const n = this.nval(props, opts.n_val);
     const w = Math.max(resolveQuorum('w', opts.w ?? props.w, n), resolveQuorum('dw', opts.dw ?? props.dw, n));
+    const targets = preflist(this.d.ring(), bkey.hash32, n, this.d.upNodes());
+    const fallbacks = targets.filter((t) => !t.primary).length;
+    if (fallbacks > 0) this.d.metrics.fallbackWrites.inc(fallbacks);
     const fsm = new PutFsm(
       {
         bkey,
-        targets: preflist(this.d.ring(), bkey.hash32, n, this.d.upNodes()),
+        targets,
         content,
         context,
         w,
@@ -102,7 +138,7 @@ export class KvService implements KvApi {
       this.d.router,
       this.d.metrics,
     );
-    return fsm.run();
+    return this.timed('put', fsm.run(), () => 'ok');
   }
 
   bucketProps(bucket: Buffer): BucketProps {

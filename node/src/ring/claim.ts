@@ -1,27 +1,28 @@
 /**
  * Claim: which member owns each partition, in the role of riak_core_claim but
- * with hard guarantees where Riak's claim has none:
+ * with guarantees Riak's claim lacks:
  *
- *  - balance: every member owns floor(S/m) or ceil(S/m) partitions. Riak's
- *    claim_v2 could leave one of 5 nodes owning 25% of a 64 ring (basho/riak#348)
- *    and produce unbalanced leave plans (riak_core#970);
- *  - target_n: any `targetN` consecutive partitions have distinct owners whenever
- *    that is arithmetically possible together with balance (see `feasibleN`);
- *  - little movement: owners that stay keep what they can, so a join moves about
- *    the new member's share and a leave about the leaver's partitions.
+ *  - balance: every member owns floor(S/m) or ceil(S/m) partitions (Riak's
+ *    claim_v2 left one of 5 nodes with 25% of a 64 ring, basho/riak#348, and
+ *    made unbalanced leave plans, riak_core#970);
+ *  - target_n: any `targetN` consecutive partitions have distinct owners
+ *    whenever balance allows it (`feasibleN`): from 4 members on for targetN 4;
+ *  - little movement: staying owners keep what they can, so a join moves about
+ *    the newcomer's share and a leave about the leaver's partitions.
  *
- * Pure and deterministic: names are compared by code unit (never by locale) and
+ * Attempts, cheapest first: the incremental claim; else the nearest valid ring
+ * (found ignoring balance) rebalanced incrementally; else stripes, which always
+ * work. Rings of at most targetN + 1 members are rigid and may re-layout widely.
+ * Pure and deterministic: names compare by code unit (never by locale) and
  * every tie is broken by partition index or name.
  */
 export const DEFAULT_TARGET_N = 4;
 
-export interface Transfer {
-  partition: number;
-  from: string;
-  to: string;
-}
-
+export type Transfer = { partition: number; from: string; to: string };
+/** An owner, or undefined while a partition is free during the claim. */
 type Slot = string | undefined;
+/** One reassignment of a chain: partition p goes to `to`. */
+type Step = { p: number; to: string };
 
 const byName = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
@@ -40,7 +41,7 @@ export function transfers(before: readonly string[], after: readonly string[]): 
   return out;
 }
 
-/** Windows of `n` consecutive partitions (cyclic, at most the whole ring) in which some owner repeats. */
+/** Windows of `n` consecutive partitions (cyclic; n > S means the whole ring) in which some owner repeats. */
 export function violations(owners: readonly string[], n: number): { start: number; owners: string[] }[] {
   const S = owners.length;
   const w = Math.min(n, S);
@@ -71,10 +72,10 @@ export function feasibleN(ringSize: number, m: number, targetN: number): number 
  * A ring-size layout of member indices 0..m-1 (`m` per round, k = ceil(S/m)
  * rounds) meeting `feasibleN`. d = k*m - S slots are deleted, spread evenly over
  * the rounds, each from a different member (so counts are k or k-1), taking the
- * highest unused indices round after round. Because each round's deleted block
- * sits directly below the previous round's, an index never has deletions on
- * both sides of it between two of its occurrences, so its spacing shrinks from
- * m by at most one round's share ceil(d/k) <= m - n.
+ * highest unused indices round after round. Each round's deleted block sits
+ * directly below the previous round's, so the gap between two occurrences of an
+ * index loses at most one round's block, ceil(d/k) <= m - n (that is c*n <= S
+ * again); an index deleted from a round just gets a longer gap.
  */
 export function stripedResidues(ringSize: number, m: number): number[] {
   const k = Math.ceil(ringSize / m);
@@ -195,7 +196,7 @@ function incremental(current: readonly string[], names: readonly string[], quota
   }
   // Direct picks exhausted: each chain of displacements lowers the total deficit by one.
   for (let order = short(); order.length > 0; order = short()) {
-    let moved: { p: number; to: string }[] | undefined;
+    let moved: Step[] | undefined;
     for (let i = 0; i < order.length && moved === undefined; i++) moved = chain(owners, current, order[i], n, (z) => need(z) < 0);
     if (moved === undefined) return undefined;
     for (const { p, to } of moved) give(p, to);
@@ -212,7 +213,7 @@ function incremental(current: readonly string[], names: readonly string[], quota
  * expanded, and only a member's own partitions matter for its spacing, so the
  * steps never invalidate each other. O(m * S * n). Terminal step first.
  */
-function chain(owners: readonly Slot[], current: readonly string[], u: string, n: number, over: (z: string) => boolean): { p: number; to: string }[] | undefined {
+function chain(owners: readonly Slot[], current: readonly string[], u: string, n: number, over: (z: string) => boolean): Step[] | undefined {
   const S = owners.length;
   const SINK = '\0sink';
   const dist = new Map<string, number>([[u, 0]]);
@@ -224,7 +225,7 @@ function chain(owners: readonly Slot[], current: readonly string[], u: string, n
     if (done.has(y)) continue;
     done.add(y);
     if (y === SINK) {
-      const out: { p: number; to: string }[] = [];
+      const out: Step[] = [];
       for (let step = via.get(SINK); step !== undefined; step = via.get(step.from)) out.push({ p: step.q, to: step.from });
       return out;
     }

@@ -170,3 +170,10 @@ export function mergeRings(mine: Ring, theirs: Ring, digest: (r: Ring) => string
   if (theirs.version !== mine.version) return theirs.version > mine.version ? theirs : mine;
   return digest(theirs) > digest(mine) ? theirs : mine;
 }
+
+/** Bucket properties are ring data: set at the claimant, spread with the ring. */
+export function setBucketProps(ring: Ring, bucketId: string, props: Record<string, unknown>): Ring {
+  const all = { ...(ring.bucketProps ?? {}) };
+  all[bucketId] = { ...(all[bucketId] ?? {}), ...props };
+  return bump(ring, { bucketProps: all });
+}

@@ -44,6 +44,8 @@ export interface Ring {
   next: PendingTransfer[];
   /** changes staged by `cluster join/leave/force-remove`, applied by `cluster commit` */
   staged: StagedChange[];
+  /** bucket properties set through the API, by base64 bucket name (cluster-wide, as riak's ring carried them) */
+  bucketProps?: Record<string, Record<string, unknown>>;
   /** bumped by every change; the higher version wins in gossip */
   version: number;
 }

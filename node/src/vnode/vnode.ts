@@ -2,7 +2,7 @@ import type { Backend } from '../backend/backend.js';
 import { decodeStorageKey, encodeStorageKey, vnodeRange } from '../backend/storage_key.js';
 import { decodeObject, encodeObject } from '../object/codec.js';
 import { applyWrite, mergeObjects, resolveLastWriteWins, type Content, type RkvObject } from '../object/object.js';
-import type { VClock } from '../object/vclock.js';
+import { clocksEqual, type VClock } from '../object/vclock.js';
 import { KeyLock } from './key_lock.js';
 
 const ZERO = Buffer.from([0]);
@@ -67,6 +67,22 @@ export class Vnode {
       if (lww) obj = resolveLastWriteWins(obj);
       await this.backend.put(sk, encodeObject(obj));
       return obj;
+    });
+  }
+
+  /**
+   * Deletes a tombstone for good, but only the exact tombstone the reaper saw
+   * on every primary: a newer write or a different history keeps it.
+   */
+  async reap(b: BKey, clock: VClock): Promise<boolean> {
+    const sk = this.storageKey(b);
+    return this.lock.run(sk, async () => {
+      const raw = await this.backend.get(sk);
+      if (!raw) return true;
+      const obj = decodeObject(raw);
+      if (!obj.siblings.every((s) => s.deleted) || !clocksEqual(obj.clock, clock)) return false;
+      await this.backend.del(sk);
+      return true;
     });
   }
 

@@ -55,6 +55,10 @@ export class VnodeService {
       const ctx = w.context ? Object.fromEntries(w.context) : undefined;
       return encodeObject(await this.coordinatePut(w.p, bkeyOf(w), contentOf(w.content), ctx, w.lww, w.primary, w.fwd === true));
     });
+    transport.handle('vnode_reap', async (body) => {
+      const w = body as WireBKey & { clock: [string, number][] };
+      return this.vnode(w.p).reap(bkeyOf(w), Object.fromEntries(w.clock));
+    });
     transport.handle('vnode_merge_put', async (body) => {
       const w = body as WireBKey & { obj: Buffer; lww: boolean };
       await this.mergePut(w.p, bkeyOf(w), decodeObject(w.obj), w.lww, w.primary, w.fwd === true);
@@ -124,6 +128,10 @@ export class VnodeService {
         t.node === self ? this.coordinatePut(t.partition, b, content, ctx, lww, t.primary, false) : remoteCoordinatePut(this.transport, this.ring.peer(t.node), t.partition, b, content, ctx, lww, t.primary, false),
       mergePut: (t: Target, b, obj, lww) =>
         t.node === self ? this.mergePut(t.partition, b, obj, lww, t.primary, false) : remoteMergePut(this.transport, this.ring.peer(t.node), t.partition, b, obj, lww, t.primary, false),
+      reap: async (t: Target, b, clock) =>
+        t.node === self
+          ? this.vnode(t.partition).reap(b, clock)
+          : ((await this.transport.request(this.ring.peer(t.node), 'vnode_reap', { ...wire(t.partition, b, t.primary, false), clock: Object.entries(clock) })) as boolean),
     };
   }
 }

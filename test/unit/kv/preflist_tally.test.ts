@@ -33,7 +33,14 @@ describe('preflist', () => {
     ]);
   });
 
-  it('never lists a node twice and never more than n targets', () => {
+  it('in a 3-node cluster with a node down, the dead node\'s replica goes to a fallback on a surviving node', () => {
+    const ring = ringOf(['n1', 'n2', 'n3'], 16);
+    const pl = preflist(ring, partitionStart(0, 16), 3, new Set(['n1', 'n2']));
+    assert.equal(pl.length, 3);
+    assert.deepEqual(pl[2], { partition: 2, node: 'n1', primary: false, for: 'n3' });
+  });
+
+  it('fallbacks are distinct, prefer nodes without a replica, and cover every down primary when enough nodes are up', () => {
     fc.assert(
       fc.property(fc.integer({ min: 1, max: 6 }), fc.integer({ min: 1, max: 5 }), fc.nat(2 ** 32 - 1), fc.array(fc.boolean(), { minLength: 6, maxLength: 6 }), (nodes, n, h, upMask) => {
         const names = Array.from({ length: nodes }, (_, i) => `n${i}`);
@@ -41,7 +48,19 @@ describe('preflist', () => {
         const up = new Set(names.filter((_, i) => upMask[i]));
         const pl = preflist(ring, h, n, up);
         const fallbackNodes = pl.filter((t) => !t.primary).map((t) => t.node);
-        return pl.length <= n && pl.every((t) => up.has(t.node)) && new Set(fallbackNodes).size === fallbackNodes.length && fallbackNodes.every((f) => !pl.some((t) => t.primary && t.node === f));
+        const primaries = new Set(pl.filter((t) => t.primary).map((t) => t.node));
+        const expected = Math.min(n, 32);
+        const downCount = pl.filter((t) => t.primary).length;
+        const missing = expected - downCount;
+        const spare = [...up].filter((u) => !primaries.has(u)).length;
+        return (
+          pl.length <= n &&
+          pl.every((t) => up.has(t.node)) &&
+          new Set(pl.map((t) => `${t.node}/${t.partition}`)).size === pl.length &&
+          new Set(fallbackNodes).size === fallbackNodes.length &&
+          (spare < missing || fallbackNodes.every((f) => !primaries.has(f))) &&
+          (up.size < missing || pl.length === expected)
+        );
       }),
     );
   });

@@ -274,7 +274,8 @@ describe('claim: model', () => {
     t.diagnostic(`join slack over ceil(S/m) per newcomer (from >= ${N} members): ${seen.joinSlack}`);
     const pct = (f: number): string => `${(100 * f).toFixed(0)}%`;
     t.diagnostic(`leave slack over freed L (to >= ${2 * N - 1} members): ${seen.leaveSlack} (${seen.leaveWorst}), <= ${pct(seen.leaveFrac)} of L when L > 8`);
-    t.diagnostic(`leave slack to ${N + 2}-${2 * N - 2} members: <= ${pct(seen.leaveFracTight)} of L when L > 8`);
+    const tight = N + 2 === 2 * N - 2 ? `${N + 2}` : `${N + 2}-${2 * N - 2}`;
+    t.diagnostic(`leave slack to ${tight} members: <= ${pct(seen.leaveFracTight)} of L when L > 8`);
     t.diagnostic(`joins from < ${N} members moved up to ${pct(seen.crossingJoin)} of the ring; leaves to < ${N + 2} up to ${pct(seen.tightLeave)}`);
     assert.ok(seen.steps > 0);
   });

@@ -6,6 +6,7 @@
 import { BadRequestError, RequestTimeoutError, UnavailableError } from '../../kv/types.js';
 import { SiblingLimitError } from '../../object/object.js';
 import { arityError, ReplyError, type CommandDef, type ConnState, type Env } from './command_base.js';
+import type { Hold } from './key_order.js';
 import { connCommands } from './commands_conn.js';
 import { kvCommands } from './commands_kv.js';
 import { R, type Reply } from './writer.js';
@@ -67,30 +68,38 @@ export class CommandRunner {
       return this.fail(def.name, start, arityError(def.name));
     }
     if (!conn.authenticated && !def.noAuth) return this.fail(def.name, start, new ReplyError('NOAUTH Authentication required.'));
-    let result: Reply | Promise<Reply>;
+    const order = conn.order;
+    let hold: Hold | null = null;
     try {
       const access = def.access?.(args);
+      let result: Reply | Promise<Reply>;
       if (access === undefined) {
         result = def.handler(this.env, conn, args);
       } else {
-        const { hold, wait } = access === 'keyspace' ? conn.order.acquire(null, false) : conn.order.acquire(access.keys, access.write);
-        const exec = (): Reply | Promise<Reply> => def.handler(this.env, conn, args);
-        const running = wait === null ? exec() : wait.then(exec);
-        if (running instanceof Promise) {
-          result = running.finally(() => conn.order.release(hold));
-        } else {
-          conn.order.release(hold);
-          result = running;
-        }
+        const acquired = access === 'keyspace' ? order.acquire(null, false) : order.acquire(access.keys, access.write);
+        hold = acquired.hold;
+        result = acquired.wait === null ? def.handler(this.env, conn, args) : acquired.wait.then(() => def.handler(this.env, conn, args));
       }
+      if (!(result instanceof Promise)) {
+        if (hold !== null) order.release(hold);
+        return this.done(def.name, start, result);
+      }
+      const held = hold;
+      // One continuation per command: releasing the keys and recording the outcome together.
+      return result.then(
+        (reply) => {
+          if (held !== null) order.release(held);
+          return this.done(def.name, start, reply);
+        },
+        (err: unknown) => {
+          if (held !== null) order.release(held);
+          return this.fail(def.name, start, err);
+        },
+      );
     } catch (err) {
+      if (hold !== null) order.release(hold);
       return this.fail(def.name, start, err);
     }
-    if (!(result instanceof Promise)) return this.done(def.name, start, result);
-    return result.then(
-      (reply) => this.done(def.name, start, reply),
-      (err: unknown) => this.fail(def.name, start, err),
-    );
   }
 
   private done(op: string, start: number, reply: Reply): Reply {

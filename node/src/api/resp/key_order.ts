@@ -30,7 +30,9 @@ export interface Hold {
   ticket: Ticket;
 }
 
-const KEYSPACE = '\u0000keyspace';
+// Key names are prefixed so that no key can be mistaken for the keyspace marker.
+const KEYSPACE = '*';
+const name = (k: Buffer): string => 'k' + k.toString('latin1');
 
 export class KeyOrder {
   private readonly queues = new Map<string, Queue>();
@@ -46,16 +48,19 @@ export class KeyOrder {
    * resolves once it may run.
    */
   acquire(keys: Buffer[] | null, write: boolean): { hold: Hold; wait: Promise<void> | null } {
-    const names = keys === null ? [KEYSPACE] : [...new Set(keys.map((k) => k.toString('latin1'))), KEYSPACE];
+    let names: string[];
+    if (keys === null) names = [KEYSPACE];
+    else if (keys.length === 1) names = [name(keys[0]!), KEYSPACE];
+    else names = [...new Set(keys.map(name)), KEYSPACE];
     const ticket: Ticket = { blocked: 0, resolve: null };
     for (let i = 0; i < names.length; i++) {
-      const name = names[i]!;
+      const n = names[i]!;
       // Key commands share the keyspace marker; keyspace commands take it alone.
-      const w = name === KEYSPACE ? keys === null : write;
-      let q = this.queues.get(name);
+      const w = n === KEYSPACE ? keys === null : write;
+      let q = this.queues.get(n);
       if (q === undefined) {
         q = { entries: [], writers: 0 };
-        this.queues.set(name, q);
+        this.queues.set(n, q);
       }
       const admitted = q.entries.length === 0 || (!w && q.writers === 0);
       q.entries.push({ ticket, write: w, admitted });
@@ -68,15 +73,15 @@ export class KeyOrder {
   }
 
   release(hold: Hold): void {
-    for (const name of hold.keys) {
-      const q = this.queues.get(name);
+    for (const n of hold.keys) {
+      const q = this.queues.get(n);
       if (q === undefined) continue;
       const i = q.entries.findIndex((e) => e.ticket === hold.ticket);
       if (i < 0) continue;
       if (q.entries[i]!.write) q.writers--;
       q.entries.splice(i, 1);
       if (q.entries.length === 0) {
-        this.queues.delete(name);
+        this.queues.delete(n);
         continue;
       }
       this.admit(q);
