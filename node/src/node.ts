@@ -140,6 +140,7 @@ export async function startNode(cfg: NodeConfig, deps: NodeDeps = {}): Promise<R
     ringManager.onChange((r) => observeRing(r));
 
     const kv = new KvService({
+      self: cfg.name,
       ring: () => ringManager.current,
       upNodes,
       router: service.router(),

@@ -34,6 +34,11 @@ function positiveInt(v: string): number {
   return Number(v);
 }
 
+function nonNegativeInt(v: string): number {
+  if (!/^\d+$/.test(v) || !Number.isSafeInteger(Number(v))) throw new InvalidArgumentError('must be a non-negative integer.');
+  return Number(v);
+}
+
 /** Partition ids may be ring indexes or hash positions too large for a JS number. */
 function partitionId(v: string): number | string {
   if (!/^\d+$/.test(v)) throw new InvalidArgumentError('must be a partition index or id (digits).');
@@ -69,7 +74,7 @@ export const ADMIN_COMMANDS: AdminCommand[] = [
     call: () => get('/admin/vnode-status') },
   { name: 'transfers', description: 'active and pending handoffs with type, progress and rate',
     call: () => get('/admin/transfers') },
-  { name: 'transfer-limit', args: [arg('[n]', 'new limit', positiveInt)],
+  { name: 'transfer-limit', args: [arg('[n]', 'new limit (0 holds handoffs)', nonNegativeInt)],
     description: 'show / set concurrent handoffs per node (default 2)',
     call: ([n]) => (n === undefined ? get('/admin/transfer-limit') : { method: 'PUT', path: '/admin/transfer-limit', body: { limit: n } }) },
   { name: 'ring resize', args: [arg('<size>', 'new ring size (power of two)', positiveInt)],

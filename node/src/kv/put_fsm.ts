@@ -21,7 +21,7 @@ export interface PutRequest {
 
 /**
  * The put coordinator, after riak_kv_put_fsm: prepare -> execute (the
- * coordinating vnode applies the write and advances its DVV entry) ->
+ * coordinating vnode, a local one when there is one, applies the write and advances its DVV entry) ->
  * waiting (the result is merged into the other replicas; the client gets its
  * answer as soon as W, and PW primaries, acknowledged) -> finished.
  * Acknowledgements are sent after the backend write, so dw is met with w.
@@ -61,19 +61,38 @@ export class PutFsm {
     }
     this.state = 'execute';
     this.timer = setTimeout(() => this.onTimeout(), this.req.timeoutMs);
-    this.router.coordinatePut(coordinator, this.req.bkey, this.req.content, this.req.context, this.req.lww).then(
-      (obj) => this.onCoordinated(obj),
-      (err: Error) => this.fail(err),
-    );
+    this.coordinate(0);
     return result;
   }
 
-  private onCoordinated(obj: RkvObject): void {
+  /**
+   * The first target coordinates; when it cannot be reached at all (so it
+   * cannot have applied the write) the next one takes over, counting the
+   * unreachable one as a failed replica.
+   */
+  private coordinate(i: number): void {
+    const t = this.req.targets[i]!;
+    this.router.coordinatePut(t, this.req.bkey, this.req.content, this.req.context, this.req.lww).then(
+      (obj) => this.onCoordinated(i, obj),
+      (err: Error & { code?: string }) => {
+        if (this.state === 'finished') return;
+        const neverSent = err.code === 'unreachable' || err.code === 'refused' || err.code === 'backpressure';
+        if (neverSent && i + 1 < this.req.targets.length) {
+          countReply(this.counts, false, t.primary);
+          if (tally(this.spec, this.counts) === 'lost') return this.failUnavailable();
+          return this.coordinate(i + 1);
+        }
+        this.fail(err);
+      },
+    );
+  }
+
+  private onCoordinated(i: number, obj: RkvObject): void {
     if (this.state === 'finished') return;
     this.object = obj;
     this.state = 'waiting';
-    countReply(this.counts, true, this.req.targets[0]!.primary);
-    const others = this.req.targets.slice(1);
+    countReply(this.counts, true, this.req.targets[i]!.primary);
+    const others = this.req.targets.slice(i + 1);
     this.pending = others.length;
     for (const t of others) {
       this.router.mergePut(t, this.req.bkey, obj, this.req.lww).then(

@@ -119,7 +119,8 @@ export class HandoffManager {
         if (this.active.has(k)) continue;
         const f = this.failures.get(k);
         if (f && f.retryAt > now) continue;
-        if (!this.o.transport.isReachable(job.to) && f) continue;
+        // gossip keeps a connection to every member, so this tells up from down without trying
+        if (!this.o.transport.isReachable(job.to)) continue;
         this.run(job);
       }
     } catch (e) {
@@ -177,9 +178,13 @@ export class HandoffManager {
    */
   private async finishJob(job: HandoffJob): Promise<void> {
     if (job.type === 'ownership') {
+      const clusterId = this.o.ring.current.clusterId;
       await this.o.ring.claimantOp({ op: 'complete', transfer: { partition: job.partition, from: job.from, to: job.to } });
       const deadline = this.now() + 30_000;
-      while (this.o.ring.current.owners[job.partition] !== job.to) {
+      // A leaving node's last completion makes it exiting, and it adopts a fresh
+      // standalone ring (new cluster id) where it owns everything again: the
+      // transfer is done all the same, so its copy must still be dropped.
+      while (this.o.ring.current.owners[job.partition] !== job.to && this.o.ring.current.clusterId === clusterId) {
         if (this.now() > deadline) throw new Error('ring did not show the completed transfer in time');
         await new Promise((r) => setTimeout(r, 50));
       }

@@ -4,8 +4,8 @@
  * pointless otherwise) but keep redis' visible semantics: a command waits for
  * earlier commands of the same connection that touch one of its keys, unless
  * both only read. Keyspace-wide commands (DBSIZE, KEYS, SCAN) wait for every
- * earlier write. Waits only ever point backwards in request order, so there
- * is no deadlock.
+ * earlier command and hold back later ones. Waits only ever point backwards
+ * in request order, so there is no deadlock.
  */
 
 interface Ticket {
@@ -13,26 +13,22 @@ interface Ticket {
   resolve: (() => void) | null;
 }
 
-interface Entry {
-  ticket: Ticket;
-  write: boolean;
-  admitted: boolean;
-}
-
+/** A readers-writer queue per key: running readers are only counted, so release is O(1). */
 interface Queue {
-  entries: Entry[];
-  writers: number;
+  readers: number;
+  writer: boolean;
+  waiting: Array<{ ticket: Ticket; write: boolean }>;
 }
 
 /** Held by a running command; pass it to release() when the command is done. */
 export interface Hold {
-  keys: string[];
-  ticket: Ticket;
+  names: string[];
+  writes: boolean[];
 }
 
 // Key names are prefixed so that no key can be mistaken for the keyspace marker.
 const KEYSPACE = '*';
-const name = (k: Buffer): string => 'k' + k.toString('latin1');
+const keyName = (k: Buffer): string => 'k' + k.toString('latin1');
 
 export class KeyOrder {
   private readonly queues = new Map<string, Queue>();
@@ -45,59 +41,59 @@ export class KeyOrder {
   /**
    * Registers a command touching `keys` (or the whole keyspace when keys is
    * null). Returns the hold and, when the command has to wait, a promise that
-   * resolves once it may run.
+   * resolves once it may run. Call release() only after it ran.
    */
   acquire(keys: Buffer[] | null, write: boolean): { hold: Hold; wait: Promise<void> | null } {
     let names: string[];
     if (keys === null) names = [KEYSPACE];
-    else if (keys.length === 1) names = [name(keys[0]!), KEYSPACE];
-    else names = [...new Set(keys.map(name)), KEYSPACE];
+    else if (keys.length === 1) names = [keyName(keys[0]!), KEYSPACE];
+    else names = [...new Set(keys.map(keyName)), KEYSPACE];
     const ticket: Ticket = { blocked: 0, resolve: null };
-    for (let i = 0; i < names.length; i++) {
-      const n = names[i]!;
-      // Key commands share the keyspace marker; keyspace commands take it alone.
+    const writes: boolean[] = [];
+    for (const n of names) {
+      // Key commands share the keyspace marker as readers; keyspace commands take it alone.
       const w = n === KEYSPACE ? keys === null : write;
+      writes.push(w);
       let q = this.queues.get(n);
       if (q === undefined) {
-        q = { entries: [], writers: 0 };
+        q = { readers: 0, writer: false, waiting: [] };
         this.queues.set(n, q);
       }
-      const admitted = q.entries.length === 0 || (!w && q.writers === 0);
-      q.entries.push({ ticket, write: w, admitted });
-      if (w) q.writers++;
-      if (!admitted) ticket.blocked++;
+      if (q.waiting.length === 0 && !q.writer && (!w || q.readers === 0)) {
+        if (w) q.writer = true;
+        else q.readers++;
+      } else {
+        q.waiting.push({ ticket, write: w });
+        ticket.blocked++;
+      }
     }
-    const hold = { keys: names, ticket };
+    const hold = { names, writes };
     if (ticket.blocked === 0) return { hold, wait: null };
     return { hold, wait: new Promise<void>((resolve) => (ticket.resolve = resolve)) };
   }
 
   release(hold: Hold): void {
-    for (const n of hold.keys) {
+    for (let i = 0; i < hold.names.length; i++) {
+      const n = hold.names[i]!;
       const q = this.queues.get(n);
       if (q === undefined) continue;
-      const i = q.entries.findIndex((e) => e.ticket === hold.ticket);
-      if (i < 0) continue;
-      if (q.entries[i]!.write) q.writers--;
-      q.entries.splice(i, 1);
-      if (q.entries.length === 0) {
-        this.queues.delete(n);
-        continue;
-      }
-      this.admit(q);
+      if (hold.writes[i]) q.writer = false;
+      else q.readers--;
+      this.promote(q);
+      if (q.readers === 0 && !q.writer && q.waiting.length === 0) this.queues.delete(n);
     }
   }
 
-  /** Admits the head, and the reads following it when the head reads too. */
-  private admit(q: Queue): void {
-    for (let i = 0; i < q.entries.length; i++) {
-      const e = q.entries[i]!;
-      if (i > 0 && (e.write || q.entries[0]!.write)) return;
-      if (!e.admitted) {
-        e.admitted = true;
-        if (--e.ticket.blocked === 0) e.ticket.resolve?.();
-      }
-      if (e.write) return;
+  /** Starts the waiting head, and the reads following it when it reads too. */
+  private promote(q: Queue): void {
+    let started = 0;
+    for (const next of q.waiting) {
+      if (q.writer || (next.write && q.readers > 0)) break;
+      if (next.write) q.writer = true;
+      else q.readers++;
+      started++;
+      if (--next.ticket.blocked === 0) next.ticket.resolve?.();
     }
+    if (started > 0) q.waiting.splice(0, started);
   }
 }

@@ -185,7 +185,9 @@ class Connection {
       const slot = this.queue.reserve();
       void result.then((reply) => {
         this.queue.fill(slot, encode(reply, proto));
-        this.scheduleFlush();
+        // The last outstanding reply goes out at once; earlier ones wait for their batch.
+        if (this.queue.pending === 0) this.flush();
+        else this.scheduleFlush();
       });
     } else {
       this.queue.push(encode(result, proto));
