@@ -107,8 +107,7 @@ export async function startNode(cfg: NodeConfig, deps: NodeDeps = {}): Promise<R
       logger: logger.child({ component: 'ring' }),
       ...(deps.gossipIntervalMs ? { gossipIntervalMs: deps.gossipIntervalMs } : {}),
     });
-    const vnodes = new VnodeManager(backend, initialRing.ringSize, identity.incarnation);
-    const service = new VnodeService(vnodes, ringManager, transport, logger.child({ component: 'vnode' }));
+    const vnodes = new VnodeManager(backend, () => ringManager.current.ringSize, identity.incarnation);
     const buckets = new BucketRegistry(() => ringManager.current.bucketProps, cfg.bucketDefaults, async (bucket, props) => {
       await ringManager.claimantOp({ op: 'bucket_props', bucket, props: { ...props } });
     });
@@ -116,6 +115,7 @@ export async function startNode(cfg: NodeConfig, deps: NodeDeps = {}): Promise<R
       const p = buckets.get(bucket);
       return !p.allow_mult || p.last_write_wins;
     };
+    const service = new VnodeService(vnodes, ringManager, transport, logger.child({ component: 'vnode' }), (bucket) => buckets.get(bucket).n_val, lww);
     registerHandoffReceiver({ transport, ring: ringManager, vnodes, lww, logger: logger.child({ component: 'handoff' }) });
     const handoff = new HandoffManager({
       ring: ringManager,
@@ -125,6 +125,7 @@ export async function startNode(cfg: NodeConfig, deps: NodeDeps = {}): Promise<R
       metrics,
       logger: logger.child({ component: 'handoff' }),
       limit: 2,
+      lww,
       ...(deps.handoffTickMs ? { tickMs: deps.handoffTickMs } : {}),
     });
 

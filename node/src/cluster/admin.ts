@@ -40,7 +40,10 @@ export function planView(p: Plan, ring: Ring): unknown {
     transfers: p.transfers,
     reassigned: p.reassigned,
     ownership: [...after].map(([name, share]) => ({ name, ringPctNow: pct(now.get(name) ?? 0), ringPctAfter: pct(share) })),
-    summary: `${p.changes.length} staged change(s); ${p.transfers.length} partition(s) will be handed off${p.reassigned.length ? `, ${p.reassigned.length} reassigned from removed nodes` : ''}`,
+    ...(p.resize ? { resize: p.resize } : {}),
+    summary: p.resize
+      ? `ring resize ${p.resize.from} -> ${p.resize.to}: all ${p.resize.partitions} partitions are copied key by key into the new ring, which then takes over`
+      : `${p.changes.length} staged change(s); ${p.transfers.length} partition(s) will be handed off${p.reassigned.length ? `, ${p.reassigned.length} reassigned from removed nodes` : ''}`,
   };
 }
 
@@ -53,7 +56,7 @@ export interface ClusterAdminDeps {
   ringSize: () => number;
 }
 
-export function clusterAdmin(d: ClusterAdminDeps): Required<Pick<AdminApi, 'memberStatus' | 'ringStatus' | 'transfers' | 'getTransferLimit' | 'setTransferLimit' | 'join' | 'leave' | 'forceRemove' | 'plan' | 'commit' | 'clear'>> & { vnodeStatus(): Promise<unknown> } {
+export function clusterAdmin(d: ClusterAdminDeps): Required<Pick<AdminApi, 'memberStatus' | 'ringStatus' | 'transfers' | 'getTransferLimit' | 'setTransferLimit' | 'join' | 'leave' | 'forceRemove' | 'plan' | 'commit' | 'clear' | 'resize' | 'resizeAbort'>> & { vnodeStatus(): Promise<unknown> } {
   const self = d.ring.self;
   return {
     async memberStatus() {
@@ -74,7 +77,7 @@ export function clusterAdmin(d: ClusterAdminDeps): Required<Pick<AdminApi, 'memb
     async ringStatus() {
       const r = d.ring.current;
       const unreachable = Object.keys(r.members).filter((m) => !d.isUp(m));
-      return { claimant: r.claimant, ringReady: unreachable.length === 0 && r.staged.length === 0, ringSize: r.ringSize, pendingOwnershipTransfers: r.next.length, unreachable, staged: r.staged, version: r.version };
+      return { claimant: r.claimant, ringReady: unreachable.length === 0 && r.staged.length === 0, ringSize: r.ringSize, pendingOwnershipTransfers: r.next.length, unreachable, staged: r.staged, version: r.version, ...(r.resize ? { resize: { to: r.resize.size, pendingPartitions: r.resize.pending.length } } : {}) };
     },
     async transfers() {
       const r = d.ring.current;
@@ -114,7 +117,7 @@ export function clusterAdmin(d: ClusterAdminDeps): Required<Pick<AdminApi, 'memb
       const me = r.members[self]!;
       const contact = { name: `?${address}`, address };
       try {
-        const res = (await d.transport.request(contact, 'cluster_join_request', { member: { ...me, status: 'joining' }, ringSize: d.ringSize() })) as { ring: Ring };
+        const res = (await d.transport.request(contact, 'cluster_join_request', { member: { ...me, status: 'joining' }, ringSize: r.createdRingSize })) as { ring: Ring };
         d.ring.adopt(res.ring);
       } catch (e) {
         if (e instanceof TransportError) {
@@ -144,6 +147,14 @@ export function clusterAdmin(d: ClusterAdminDeps): Required<Pick<AdminApi, 'memb
     async clear() {
       await d.ring.claimantOp({ op: 'clear' });
       return { cleared: true };
+    },
+    async resize(size: number) {
+      await d.ring.claimantOp({ op: 'resize', size, by: self });
+      return { staged: { action: 'resize', size }, message: `resize to ${size} staged; run 'rkv admin cluster plan' then 'cluster commit'` };
+    },
+    async resizeAbort() {
+      await d.ring.claimantOp({ op: 'resize_abort' });
+      return { aborted: true, ringSize: d.ring.current.ringSize };
     },
     async vnodeStatus() {
       const r = d.ring.current;

@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import { freshRing, isMember, type Member, type Ring } from '../ring/ring.js';
-import { setBucketProps, clearStaged, commit, completeTransfer, mergeRings, plan, removeExited, stageForceRemove, stageJoin, stageLeave, takeOverClaimant, MembershipError, type Plan } from '../ring/membership.js';
+import { setBucketProps, stageResize, abortResize, completeResizePartition, clearStaged, commit, completeTransfer, mergeRings, plan, removeExited, stageForceRemove, stageJoin, stageLeave, takeOverClaimant, MembershipError, type Plan } from '../ring/membership.js';
 import { saveRing } from '../ring/ring_store.js';
 import type { PendingTransfer } from '../ring/ring.js';
 import { TransportError, type Transport } from './transport.js';
@@ -21,7 +21,10 @@ export type ClaimantOp =
   | { op: 'clear' }
   | { op: 'complete'; transfer: PendingTransfer }
   | { op: 'exited'; node: string }
-  | { op: 'bucket_props'; bucket: string; props: Record<string, unknown> };
+  | { op: 'bucket_props'; bucket: string; props: Record<string, unknown> }
+  | { op: 'resize'; size: number; by: string }
+  | { op: 'resize_abort' }
+  | { op: 'resize_complete'; partition: number };
 
 export type RingListener = (ring: Ring, previous: Ring) => void;
 
@@ -182,6 +185,14 @@ export class RingManager {
         return { ring: clearStaged(r) };
       case 'complete': {
         const next = completeTransfer(r, op.transfer);
+        return next === r ? undefined : { ring: next };
+      }
+      case 'resize':
+        return { ring: stageResize(r, op.size, op.by) };
+      case 'resize_abort':
+        return { ring: abortResize(r) };
+      case 'resize_complete': {
+        const next = completeResizePartition(r, op.partition);
         return next === r ? undefined : { ring: next };
       }
       case 'bucket_props':

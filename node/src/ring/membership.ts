@@ -1,4 +1,5 @@
 import { claim, transfers } from './claim.js';
+import { isValidRingSize } from './chash.js';
 import type { Member, PendingTransfer, Ring, StagedChange } from './ring.js';
 
 /**
@@ -29,9 +30,14 @@ function staged(ring: Ring, node: string): StagedChange | undefined {
   return ring.staged.find((s) => s.node === node);
 }
 
+function noResizeStaged(ring: Ring): void {
+  if (ring.staged.some((s) => s.action === 'resize')) throw new MembershipError('a ring resize is staged; commit or clear it before staging membership changes', 'mixed_changes');
+}
+
 export function stageJoin(ring: Ring, joiner: Member, joinerRingSize: number): Ring {
-  if (joinerRingSize !== ring.ringSize) {
-    throw new MembershipError(`ring size mismatch: ${joiner.name} has ${joinerRingSize} partitions, the cluster has ${ring.ringSize}`, 'ring_size_mismatch');
+  noResizeStaged(ring);
+  if (joinerRingSize !== ring.createdRingSize) {
+    throw new MembershipError(`ring size mismatch: ${joiner.name} was started with --ring-size ${joinerRingSize}, the cluster was created with ${ring.createdRingSize}`, 'ring_size_mismatch');
   }
   const existing = ring.members[joiner.name];
   if (existing && existing.status !== 'joining') throw new MembershipError(`${joiner.name} is already a member (${existing.status})`, 'already_member');
@@ -43,6 +49,7 @@ export function stageJoin(ring: Ring, joiner: Member, joinerRingSize: number): R
 }
 
 export function stageLeave(ring: Ring, node: string): Ring {
+  noResizeStaged(ring);
   const m = ring.members[node];
   if (!m) throw new MembershipError(`${node} is not a member of this cluster`, 'not_member');
   if (m.status !== 'valid') throw new MembershipError(`${node} cannot leave while ${m.status}`, 'bad_status');
@@ -78,11 +85,19 @@ export interface Plan {
   reassigned: PendingTransfer[];
   /** the ring right after commit */
   ring: Ring;
+  /** for a staged resize: every old partition is copied key by key into the new ring */
+  resize?: { from: number; to: number; partitions: number };
 }
 
 /** What `cluster commit` would do: the claimant's plan, computed from the staged changes. */
 export function plan(ring: Ring, opts: { targetN?: number } = {}): Plan {
   if (ring.staged.length === 0) throw new MembershipError('there are no staged changes; stage a join, leave or force-remove first', 'nothing_staged');
+  const resize = ring.staged.find((s) => s.action === 'resize');
+  if (resize) {
+    const r = planResize(ring, resize.size!, opts.targetN ?? DEFAULT_TARGET_N);
+    return { changes: ring.staged, owners: r.owners, transfers: [], reassigned: [], ring: r.ring, resize: { from: ring.ringSize, to: resize.size!, partitions: ring.ringSize } };
+  }
+  if (ring.resize) throw new MembershipError(`a ring resize to ${ring.resize.size} is in progress; membership changes wait until it completes`, 'resize_in_progress');
   const removed = new Set(ring.staged.filter((s) => s.action === 'force-remove').map((s) => s.node));
   const leaving = new Set([
     ...ring.staged.filter((s) => s.action === 'leave').map((s) => s.node),
@@ -176,4 +191,46 @@ export function setBucketProps(ring: Ring, bucketId: string, props: Record<strin
   const all = { ...(ring.bucketProps ?? {}) };
   all[bucketId] = { ...(all[bucketId] ?? {}), ...props };
   return bump(ring, { bucketProps: all });
+}
+
+/** Stages a ring resize; it is planned and committed like membership changes, but never together with them. */
+export function stageResize(ring: Ring, size: number, by: string): Ring {
+  if (!isValidRingSize(size)) throw new MembershipError(`ring size must be a power of two between 8 and 1024, got ${size}`, 'bad_ring_size');
+  if (ring.resize) throw new MembershipError(`a resize to ${ring.resize.size} is already in progress; wait for it or run 'ring resize-abort'`, 'resize_in_progress');
+  if (size === ring.ringSize) throw new MembershipError(`the ring already has ${size} partitions`, 'same_size');
+  if (ring.next.length > 0) throw new MembershipError('ownership transfers are still pending; resize once `transfers` shows none', 'transfers_pending');
+  if (ring.staged.some((s) => s.action !== 'resize')) throw new MembershipError('membership changes are staged; commit or clear them before staging a resize', 'mixed_changes');
+  return bump(ring, { staged: [{ action: 'resize', node: by, size }] });
+}
+
+/** The current owners carried over to a ring of another size (each new partition inherits the old one covering it). */
+export function projectOwners(owners: readonly string[], size: number): string[] {
+  const old = owners.length;
+  return Array.from({ length: size }, (_, q) => owners[size >= old ? Math.floor(q / (size / old)) : q * (old / size)]!);
+}
+
+export function planResize(ring: Ring, size: number, targetN: number): { owners: string[]; ring: Ring } {
+  const members = Object.values(ring.members).filter((m) => m.status === 'valid').map((m) => m.name);
+  const owners = claim(projectOwners(ring.owners, size), members, { targetN });
+  const pending = Array.from({ length: ring.ringSize }, (_, p) => p);
+  return { owners, ring: bump(ring, { staged: [], resize: { size, owners, pending } }) };
+}
+
+/** One old partition's data has been copied into the new ring; the last one switches the ring. */
+export function completeResizePartition(ring: Ring, partition: number): Ring {
+  const r = ring.resize;
+  if (!r || !r.pending.includes(partition)) return ring;
+  const pending = r.pending.filter((p) => p !== partition);
+  if (pending.length > 0) return bump(ring, { resize: { ...r, pending } });
+  const switched: Ring = { ...ring, ringSize: r.size, owners: r.owners, version: ring.version + 1, resizedAtVersion: ring.version + 1 };
+  delete switched.resize;
+  return switched;
+}
+
+/** Drops a resize that has not switched yet; the old ring never stopped being authoritative. */
+export function abortResize(ring: Ring): Ring {
+  if (!ring.resize && !ring.staged.some((s) => s.action === 'resize')) throw new MembershipError('no ring resize is staged or in progress', 'no_resize');
+  const out = bump(ring, { staged: ring.staged.filter((s) => s.action !== 'resize') });
+  delete out.resize;
+  return out;
 }

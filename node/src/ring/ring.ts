@@ -21,11 +21,27 @@ export interface PendingTransfer {
   to: string;
 }
 
-export type StagedAction = 'join' | 'leave' | 'force-remove';
+export type StagedAction = 'join' | 'leave' | 'force-remove' | 'resize';
 
 export interface StagedChange {
   action: StagedAction;
+  /** the member concerned (for a resize: the claimant that staged it) */
   node: string;
+  /** the new ring size, for a resize */
+  size?: number;
+}
+
+/**
+ * A committed ring resize in progress: the old ring stays authoritative for
+ * reads and writes while each old partition's data is copied key by key into
+ * the vnodes of the new ring; when none is left, the ring switches size.
+ */
+export interface RingResize {
+  size: number;
+  /** owners of the new ring's partitions */
+  owners: string[];
+  /** old partitions whose data has not been copied yet */
+  pending: number[];
 }
 
 export interface Ring {
@@ -44,6 +60,9 @@ export interface Ring {
   next: PendingTransfer[];
   /** changes staged by `cluster join/leave/force-remove`, applied by `cluster commit` */
   staged: StagedChange[];
+  resize?: RingResize;
+  /** when the last resize switched the ring (ring version), so old-size data can be dropped after a grace period */
+  resizedAtVersion?: number;
   /** bucket properties set through the API, by base64 bucket name (cluster-wide, as riak's ring carried them) */
   bucketProps?: Record<string, Record<string, unknown>>;
   /** bumped by every change; the higher version wins in gossip */

@@ -5,7 +5,7 @@ import type { Transport } from '../cluster/transport.js';
 import type { Ring } from '../ring/ring.js';
 import type { VnodeManager } from './manager.js';
 import type { VnodeService } from './vnode_service.js';
-import { sendPartition, type HandoffJob, type HandoffProgress } from './handoff_sender.js';
+import { copyToRing, sendPartition, type HandoffJob, type HandoffProgress } from './handoff_sender.js';
 
 /**
  * Decides which partitions this node must hand off and runs those handoffs
@@ -39,7 +39,9 @@ interface Failure {
   error: string;
 }
 
-const key = (j: HandoffJob) => `${j.type}:${j.partition}:${j.to}`;
+const key = (j: HandoffJob) => `${j.type}:${j.size ?? ''}:${j.partition}:${j.to}`;
+
+const RING_SIZES = [8, 16, 32, 64, 128, 256, 512, 1024];
 
 export interface HandoffManagerOptions {
   ring: RingManager;
@@ -52,6 +54,7 @@ export interface HandoffManagerOptions {
   now?: () => number;
   tickMs?: number;
   inactivityTimeoutMs?: number;
+  lww: (bucket: Buffer) => boolean;
 }
 
 export class HandoffManager {
@@ -103,6 +106,20 @@ export class HandoffManager {
       }
       if (!(await this.o.vnodes.vnode(p).isEmpty())) jobs.push({ type: 'hinted', partition: p, from: self, to: owner });
     }
+    // a committed resize: copy each old partition we own into the new ring
+    if (ring.resize) {
+      for (const p of ring.resize.pending) {
+        if (ring.owners[p] === self) jobs.push({ type: 'resize', partition: p, from: self, to: '*', size: ring.ringSize });
+      }
+    }
+    // data of a ring size that is neither current nor being built (an old ring after a resize,
+    // an aborted resize, a joiner's own ring): re-homed key by key, then dropped
+    for (const size of RING_SIZES) {
+      if (size === ring.ringSize || size === ring.resize?.size || !(await this.o.vnodes.holdsRingSize(size))) continue;
+      for (let p = 0; p < size; p++) {
+        if (!(await this.o.vnodes.vnode(p, size).isEmpty())) jobs.push({ type: 'resize', partition: p, from: self, to: '*', size });
+      }
+    }
     return jobs;
   }
 
@@ -120,7 +137,7 @@ export class HandoffManager {
         const f = this.failures.get(k);
         if (f && f.retryAt > now) continue;
         // gossip keeps a connection to every member, so this tells up from down without trying
-        if (!this.o.transport.isReachable(job.to)) continue;
+        if (job.to !== '*' && !this.o.transport.isReachable(job.to)) continue;
         this.run(job);
       }
     } catch (e) {
@@ -134,19 +151,34 @@ export class HandoffManager {
     const k = key(job);
     const a: Active = { job, progress: { objects: 0, bytes: 0 }, startedAt: this.now(), cancelled: false };
     this.active.set(k, a);
-    const log = this.o.logger.child({ partition: job.partition, type: job.type, to: job.to });
+    const log = this.o.logger.child({ partition: job.partition, type: job.type, to: job.to, ...(job.size ? { size: job.size } : {}) });
     log.info('handoff starting');
-    this.o.service.setForwarding(job.partition, job.to);
-    const vnode = this.o.vnodes.vnode(job.partition);
-    sendPartition(job, {
-      transport: this.o.transport,
-      peer: this.o.ring.peer(job.to),
-      vnode,
-      ringVersion: this.o.ring.current.version,
-      inactivityTimeoutMs: this.o.inactivityTimeoutMs ?? 30_000,
-      progress: a.progress,
-      cancelled: () => a.cancelled || this.stopped,
-    })
+    const cancelled = () => a.cancelled || this.stopped;
+    let work: Promise<void>;
+    if (job.type === 'resize') {
+      work = copyToRing({
+        vnode: this.o.vnodes.vnode(job.partition, job.size),
+        progress: a.progress,
+        cancelled,
+        send: (items) => {
+          const target = this.o.service.rehomeTarget(job.size!);
+          if (!target) throw new Error('the resize this copy belonged to was aborted');
+          return this.o.service.sendToRing(target, items, this.o.lww);
+        },
+      });
+    } else {
+      this.o.service.setForwarding(job.partition, job.to);
+      work = sendPartition(job, {
+        transport: this.o.transport,
+        peer: this.o.ring.peer(job.to),
+        vnode: this.o.vnodes.vnode(job.partition),
+        ringVersion: this.o.ring.current.version,
+        inactivityTimeoutMs: this.o.inactivityTimeoutMs ?? 30_000,
+        progress: a.progress,
+        cancelled,
+      });
+    }
+    work
       .then(() => this.finishJob(job))
       .then(
         () => {
@@ -165,7 +197,7 @@ export class HandoffManager {
         },
       )
       .finally(() => {
-        this.o.service.setForwarding(job.partition, undefined);
+        if (job.type !== 'resize') this.o.service.setForwarding(job.partition, undefined);
         this.active.delete(k);
         void this.tick();
       });
@@ -177,6 +209,16 @@ export class HandoffManager {
    * a hinted one is dropped at once (writes kept flowing to the owner meanwhile).
    */
   private async finishJob(job: HandoffJob): Promise<void> {
+    if (job.type === 'resize') {
+      const r = this.o.ring.current;
+      if (job.size === r.ringSize && r.resize) {
+        // the old vnode stays authoritative until the whole ring switches
+        await this.o.ring.claimantOp({ op: 'resize_complete', partition: job.partition });
+        return;
+      }
+      if (job.size !== r.ringSize && job.size !== r.resize?.size) await this.o.vnodes.vnode(job.partition, job.size).drop();
+      return;
+    }
     if (job.type === 'ownership') {
       const clusterId = this.o.ring.current.clusterId;
       await this.o.ring.claimantOp({ op: 'complete', transfer: { partition: job.partition, from: job.from, to: job.to } });

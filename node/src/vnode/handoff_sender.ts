@@ -13,7 +13,10 @@ export interface HandoffJob {
   type: HandoffType;
   partition: number;
   from: string;
+  /** receiving node; for a resize '*' (each key goes to its replicas in the new ring) */
   to: string;
+  /** ring size of the source vnode (resize jobs; others use the current ring) */
+  size?: number;
 }
 
 export interface HandoffProgress {
@@ -53,4 +56,26 @@ export async function sendPartition(job: HandoffJob, o: SendOptions): Promise<vo
     if (batch.done) break;
   }
   await o.transport.request(o.peer, 'handoff_finish', { partition: job.partition, type: job.type, objects: o.progress.objects }, { timeoutMs });
+}
+
+/**
+ * A resize (or re-homing) copy: every key of an old-size vnode is merged into
+ * the vnodes of the new ring its hash belongs to, in acknowledged batches.
+ */
+export async function copyToRing(
+  o: Pick<SendOptions, 'vnode' | 'progress' | 'cancelled'> & {
+    send: (items: { bkey: import('./vnode.js').BKey; raw: Buffer }[]) => Promise<number>;
+  },
+): Promise<void> {
+  let after: Buffer | undefined;
+  for (;;) {
+    if (o.cancelled()) throw new Error('resize copy cancelled');
+    const batch = await o.vnode.foldBatch(after, BATCH_ITEMS, BATCH_BYTES);
+    if (batch.items.length > 0) {
+      o.progress.bytes += await o.send(batch.items.map((i) => ({ bkey: i.bkey, raw: i.value })));
+      o.progress.objects += batch.items.length;
+    }
+    after = batch.last ?? after;
+    if (batch.done) return;
+  }
 }

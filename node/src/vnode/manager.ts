@@ -3,34 +3,43 @@ import { log2RingSize } from '../ring/chash.js';
 import { Vnode } from './vnode.js';
 
 /**
- * Starts and finds the vnodes of this node. Every partition gets a vnode on
- * demand: a primary for partitions the node owns, a fallback (or a handoff
- * target) for the others, all sharing the node's one backend.
+ * Starts and finds the vnodes of this node. A vnode is named by its ring size
+ * and partition: while a resize runs, the vnodes of the old and the new ring
+ * live side by side in the one backend (the ring size is part of the key
+ * prefix). Every vnode is created on demand: a primary for partitions the node
+ * owns, a fallback, handoff or resize target for the others.
  */
 export class VnodeManager {
   private readonly vnodes = new Map<number, Vnode>();
-  private readonly ringLog2: number;
 
   constructor(
     private readonly backend: Backend,
-    readonly ringSize: number,
+    /** the current ring size (changes when a resize completes) */
+    private readonly currentSize: () => number,
     /** identifies this node's data incarnation in DVV actors */
     private readonly incarnation: string,
-  ) {
-    this.ringLog2 = log2RingSize(ringSize);
+  ) {}
+
+  get ringSize(): number {
+    return this.currentSize();
   }
 
-  vnode(partition: number): Vnode {
-    let v = this.vnodes.get(partition);
+  vnode(partition: number, ringSize: number = this.currentSize()): Vnode {
+    const log = log2RingSize(ringSize);
+    const id = log * 65536 + partition;
+    let v = this.vnodes.get(id);
     if (!v) {
-      v = new Vnode(partition, this.ringLog2, this.backend, `${this.incarnation}.${partition}`);
-      this.vnodes.set(partition, v);
+      // the actor names the ring size too: partition 5 of a 64 ring and of a 128 ring are different replicas
+      v = new Vnode(partition, log, this.backend, `${this.incarnation}.${log}.${partition}`);
+      this.vnodes.set(id, v);
     }
     return v;
   }
 
-  startAll(partitions: Iterable<number>): void {
-    for (const p of partitions) this.vnode(p);
+  /** Whether this node holds any data in vnodes of a ring of `ringSize` partitions. */
+  async holdsRingSize(ringSize: number): Promise<boolean> {
+    const log = log2RingSize(ringSize);
+    return !(await this.backend.isEmpty({ gte: Buffer.from([log]), lt: Buffer.from([log + 1]) }));
   }
 
   get running(): number {

@@ -6,7 +6,8 @@ import type { RingManager } from '../cluster/ring_manager.js';
 import type { Transport } from '../cluster/transport.js';
 import type { VnodeRouter } from '../kv/router.js';
 import type { Target } from '../kv/preflist.js';
-import type { BKey, Vnode } from './vnode.js';
+import type { BKey } from './vnode.js';
+import { partitionOfHash, replicaPartitions } from '../ring/chash.js';
 import type { VnodeManager } from './manager.js';
 
 /**
@@ -25,6 +26,8 @@ interface WireBKey {
   primary: boolean;
   /** forwarded already: serve here whatever our ring says */
   fwd?: boolean;
+  /** ring size the sender addressed: old and new vnodes coexist during a resize */
+  rs: number;
 }
 
 interface WireContent {
@@ -44,24 +47,32 @@ export class VnodeService {
     private readonly ring: RingManager,
     private readonly transport: Transport,
     private readonly logger: Logger,
+    /** the bucket's n_val, for placing keys in a new ring */
+    private readonly nval: (bucket: Buffer) => number,
+    lwwOf: (bucket: Buffer) => boolean,
   ) {
+    transport.handle('resize_batch', async (body) => {
+      const w = body as { size: number; items: [Buffer, Buffer, number, Buffer, number][] };
+      await this.applyResizeBatch(w.size, w.items, lwwOf);
+      return null;
+    });
     transport.handle('vnode_get', async (body) => {
       const w = body as WireBKey;
-      const obj = await this.get(w.p, bkeyOf(w), w.primary, w.fwd === true);
+      const obj = await this.get(w.p, bkeyOf(w), w.primary, w.fwd === true, w.rs);
       return obj ? encodeObject(obj) : null;
     });
     transport.handle('vnode_coord_put', async (body) => {
       const w = body as WireBKey & { content: WireContent; context: [string, number][] | null; lww: boolean };
       const ctx = w.context ? Object.fromEntries(w.context) : undefined;
-      return encodeObject(await this.coordinatePut(w.p, bkeyOf(w), contentOf(w.content), ctx, w.lww, w.primary, w.fwd === true));
+      return encodeObject(await this.coordinatePut(w.p, bkeyOf(w), contentOf(w.content), ctx, w.lww, w.primary, w.fwd === true, w.rs));
     });
     transport.handle('vnode_reap', async (body) => {
       const w = body as WireBKey & { clock: [string, number][] };
-      return this.vnode(w.p).reap(bkeyOf(w), Object.fromEntries(w.clock));
+      return this.vnodes.vnode(w.p, w.rs).reap(bkeyOf(w), Object.fromEntries(w.clock));
     });
     transport.handle('vnode_merge_put', async (body) => {
       const w = body as WireBKey & { obj: Buffer; lww: boolean };
-      await this.mergePut(w.p, bkeyOf(w), decodeObject(w.obj), w.lww, w.primary, w.fwd === true);
+      await this.mergePut(w.p, bkeyOf(w), decodeObject(w.obj), w.lww, w.primary, w.fwd === true, w.rs);
       return null;
     });
   }
@@ -72,74 +83,130 @@ export class VnodeService {
   }
 
   /** The owner to forward a primary request to, when it is not us. */
-  private redirect(partition: number, primary: boolean, forwarded: boolean): string | undefined {
+  private redirect(partition: number, primary: boolean, forwarded: boolean, size: number): string | undefined {
     if (!primary || forwarded) return undefined;
     const r = this.ring.current;
-    const owner = r.owners[partition];
+    const owners = size === r.ringSize ? r.owners : size === r.resize?.size ? r.resize.owners : undefined;
+    const owner = owners?.[partition];
     if (owner === undefined || owner === this.ring.self) return undefined;
     // still the sender of a pending ownership transfer: we serve until it completes
     if (r.next.some((t) => t.partition === partition && t.from === this.ring.self)) return undefined;
     return this.transport.isReachable(owner) ? owner : undefined;
   }
 
-  private vnode(partition: number): Vnode {
-    return this.vnodes.vnode(partition);
+  async get(partition: number, b: BKey, primary: boolean, forwarded: boolean, size: number): Promise<RkvObject | undefined> {
+    const to = this.redirect(partition, primary, forwarded, size);
+    if (to) return remoteGet(this.transport, this.ring.peer(to), partition, b, true, true, size);
+    return this.vnodes.vnode(partition, size).get(b);
   }
 
-  async get(partition: number, b: BKey, primary: boolean, forwarded: boolean): Promise<RkvObject | undefined> {
-    const to = this.redirect(partition, primary, forwarded);
-    if (to) return remoteGet(this.transport, this.ring.peer(to), partition, b, true, true);
-    return this.vnode(partition).get(b);
-  }
-
-  async coordinatePut(partition: number, b: BKey, content: Content, ctx: VClock | undefined, lww: boolean, primary: boolean, forwarded: boolean): Promise<RkvObject> {
-    const to = this.redirect(partition, primary, forwarded);
-    if (to) return remoteCoordinatePut(this.transport, this.ring.peer(to), partition, b, content, ctx, lww, true, true);
-    const obj = await this.vnode(partition).coordinatePut(b, content, ctx, lww);
-    await this.forward(partition, b, obj, lww);
+  async coordinatePut(partition: number, b: BKey, content: Content, ctx: VClock | undefined, lww: boolean, primary: boolean, forwarded: boolean, size: number): Promise<RkvObject> {
+    const to = this.redirect(partition, primary, forwarded, size);
+    if (to) return remoteCoordinatePut(this.transport, this.ring.peer(to), partition, b, content, ctx, lww, true, true, size);
+    const obj = await this.vnodes.vnode(partition, size).coordinatePut(b, content, ctx, lww);
+    await this.forward(partition, size, b, obj, lww);
     return obj;
   }
 
-  async mergePut(partition: number, b: BKey, obj: RkvObject, lww: boolean, primary: boolean, forwarded: boolean): Promise<void> {
-    const to = this.redirect(partition, primary, forwarded);
-    if (to) return remoteMergePut(this.transport, this.ring.peer(to), partition, b, obj, lww, true, true);
-    const merged = await this.vnode(partition).mergePut(b, obj, lww);
-    await this.forward(partition, b, merged, lww);
+  async mergePut(partition: number, b: BKey, obj: RkvObject, lww: boolean, primary: boolean, forwarded: boolean, size: number): Promise<void> {
+    const to = this.redirect(partition, primary, forwarded, size);
+    if (to) return remoteMergePut(this.transport, this.ring.peer(to), partition, b, obj, lww, true, true, size);
+    const merged = await this.vnodes.vnode(partition, size).mergePut(b, obj, lww);
+    await this.forward(partition, size, b, merged, lww);
   }
 
-  /** During a handoff the receiver gets every write the fold may already have passed. */
-  private async forward(partition: number, b: BKey, obj: RkvObject, lww: boolean): Promise<void> {
+  /**
+   * Writes that must also land elsewhere: during a handoff the receiver gets
+   * every write the fold may already have passed; a vnode of a ring size that
+   * is being (or has been) replaced sends the write to the key's replicas in
+   * the new ring, so a resize loses nothing written while it copies.
+   */
+  private async forward(partition: number, size: number, b: BKey, obj: RkvObject, lww: boolean): Promise<void> {
     const to = this.forwarding.get(partition);
-    if (!to || !this.ring.current.members[to]) return;
-    try {
-      await remoteMergePut(this.transport, this.ring.peer(to), partition, b, obj, lww, false, true);
-    } catch (e) {
-      // the handoff's own fold retries the whole partition; the local write stands
-      this.logger.warn({ partition, to, err: (e as Error).message }, 'handoff forward failed');
+    if (to && size === this.ring.current.ringSize && this.ring.current.members[to]) {
+      try {
+        await remoteMergePut(this.transport, this.ring.peer(to), partition, b, obj, lww, false, true, size);
+      } catch (e) {
+        // the handoff's own fold retries the whole partition; the local write stands
+        this.logger.warn({ partition, to, err: (e as Error).message }, 'handoff forward failed');
+      }
     }
+    const target = this.rehomeTarget(size);
+    if (target) {
+      try {
+        await this.sendToRing(target, [{ bkey: b, obj }], lww);
+      } catch (e) {
+        // the resize copy (or the later re-homing of old-size data) carries it over
+        this.logger.warn({ partition, size, err: (e as Error).message }, 'resize forward failed');
+      }
+    }
+  }
+
+  /** The ring whose replicas data of `size` belongs in, when that is not `size` itself. */
+  rehomeTarget(size: number): { size: number; owners: string[] } | undefined {
+    const r = this.ring.current;
+    const target = r.resize ? { size: r.resize.size, owners: r.resize.owners } : { size: r.ringSize, owners: r.owners };
+    return size === target.size ? undefined : target;
+  }
+
+  /** Merges objects into their replicas in a given ring (resize copy and forwarding), one request per node. */
+  async sendToRing(target: { size: number; owners: string[] }, items: { bkey: BKey; obj?: RkvObject; raw?: Buffer }[], lww: boolean | ((bucket: Buffer) => boolean)): Promise<number> {
+    const byNode = new Map<string, [Buffer, Buffer, number, Buffer, number][]>();
+    let bytes = 0;
+    for (const it of items) {
+      const value = it.raw ?? encodeObject(it.obj!);
+      const n = Math.min(this.nval(it.bkey.bucket), target.size);
+      for (const q of replicaPartitions(partitionOfHash(it.bkey.hash32, target.size), target.size, n)) {
+        const node = target.owners[q]!;
+        let list = byNode.get(node);
+        if (!list) byNode.set(node, (list = []));
+        list.push([it.bkey.bucket, it.bkey.key, it.bkey.hash32, value, q]);
+        bytes += value.length;
+      }
+    }
+    const lwwOf = typeof lww === 'function' ? lww : () => lww;
+    await Promise.all(
+      [...byNode].map(([node, list]) =>
+        node === this.ring.self ? this.applyResizeBatch(target.size, list, lwwOf) : this.transport.request(this.ring.peer(node), 'resize_batch', { size: target.size, items: list }),
+      ),
+    );
+    return bytes;
+  }
+
+  async applyResizeBatch(size: number, items: [Buffer, Buffer, number, Buffer, number][], lww: (bucket: Buffer) => boolean): Promise<void> {
+    await Promise.all(
+      items.map(([bucket, key, hash32, value, q]) => {
+        const bk = Buffer.from(bucket);
+        return this.vnodes.vnode(q, size).mergePut({ bucket: bk, key: Buffer.from(key), hash32 }, decodeObject(Buffer.from(value)), lww(bk));
+      }),
+    );
   }
 
   /** The coordinators' router: local targets call straight in, remote ones go over the transport. */
   router(): VnodeRouter {
     const self = this.ring.self;
+    // targets come from the current ring (the old one, while a resize copies)
+    const rs = () => this.ring.current.ringSize;
     return {
-      get: (t: Target, b) => (t.node === self ? this.get(t.partition, b, t.primary, false) : remoteGet(this.transport, this.ring.peer(t.node), t.partition, b, t.primary, false)),
+      get: (t: Target, b) => (t.node === self ? this.get(t.partition, b, t.primary, false, rs()) : remoteGet(this.transport, this.ring.peer(t.node), t.partition, b, t.primary, false, rs())),
       coordinatePut: (t: Target, b, content, ctx, lww) =>
-        t.node === self ? this.coordinatePut(t.partition, b, content, ctx, lww, t.primary, false) : remoteCoordinatePut(this.transport, this.ring.peer(t.node), t.partition, b, content, ctx, lww, t.primary, false),
+        t.node === self
+          ? this.coordinatePut(t.partition, b, content, ctx, lww, t.primary, false, rs())
+          : remoteCoordinatePut(this.transport, this.ring.peer(t.node), t.partition, b, content, ctx, lww, t.primary, false, rs()),
       mergePut: (t: Target, b, obj, lww) =>
-        t.node === self ? this.mergePut(t.partition, b, obj, lww, t.primary, false) : remoteMergePut(this.transport, this.ring.peer(t.node), t.partition, b, obj, lww, t.primary, false),
+        t.node === self ? this.mergePut(t.partition, b, obj, lww, t.primary, false, rs()) : remoteMergePut(this.transport, this.ring.peer(t.node), t.partition, b, obj, lww, t.primary, false, rs()),
       reap: async (t: Target, b, clock) =>
         t.node === self
-          ? this.vnode(t.partition).reap(b, clock)
-          : ((await this.transport.request(this.ring.peer(t.node), 'vnode_reap', { ...wire(t.partition, b, t.primary, false), clock: Object.entries(clock) })) as boolean),
+          ? this.vnodes.vnode(t.partition).reap(b, clock)
+          : ((await this.transport.request(this.ring.peer(t.node), 'vnode_reap', { ...wire(t.partition, b, t.primary, false, rs()), clock: Object.entries(clock) })) as boolean),
     };
   }
 }
 
 type Peer = { name: string; address: string };
 
-function wire(partition: number, b: BKey, primary: boolean, fwd: boolean): WireBKey {
-  return { p: partition, b: b.bucket, k: b.key, h: b.hash32, primary, fwd };
+function wire(partition: number, b: BKey, primary: boolean, fwd: boolean, rs: number): WireBKey {
+  return { p: partition, b: b.bucket, k: b.key, h: b.hash32, primary, fwd, rs };
 }
 
 function bkeyOf(w: WireBKey): BKey {
@@ -152,16 +219,16 @@ function contentOf(c: WireContent): Content {
   return out;
 }
 
-async function remoteGet(t: Transport, peer: Peer, partition: number, b: BKey, primary: boolean, fwd: boolean): Promise<RkvObject | undefined> {
-  const res = (await t.request(peer, 'vnode_get', wire(partition, b, primary, fwd))) as Buffer | null;
+async function remoteGet(t: Transport, peer: Peer, partition: number, b: BKey, primary: boolean, fwd: boolean, rs: number): Promise<RkvObject | undefined> {
+  const res = (await t.request(peer, 'vnode_get', wire(partition, b, primary, fwd, rs))) as Buffer | null;
   return res ? decodeObject(Buffer.from(res)) : undefined;
 }
 
-async function remoteCoordinatePut(t: Transport, peer: Peer, partition: number, b: BKey, content: Content, ctx: VClock | undefined, lww: boolean, primary: boolean, fwd: boolean): Promise<RkvObject> {
-  const body = { ...wire(partition, b, primary, fwd), content, context: ctx ? Object.entries(ctx) : null, lww };
+async function remoteCoordinatePut(t: Transport, peer: Peer, partition: number, b: BKey, content: Content, ctx: VClock | undefined, lww: boolean, primary: boolean, fwd: boolean, rs: number): Promise<RkvObject> {
+  const body = { ...wire(partition, b, primary, fwd, rs), content, context: ctx ? Object.entries(ctx) : null, lww };
   return decodeObject(Buffer.from((await t.request(peer, 'vnode_coord_put', body)) as Buffer));
 }
 
-async function remoteMergePut(t: Transport, peer: Peer, partition: number, b: BKey, obj: RkvObject, lww: boolean, primary: boolean, fwd: boolean): Promise<void> {
-  await t.request(peer, 'vnode_merge_put', { ...wire(partition, b, primary, fwd), obj: encodeObject(obj), lww });
+async function remoteMergePut(t: Transport, peer: Peer, partition: number, b: BKey, obj: RkvObject, lww: boolean, primary: boolean, fwd: boolean, rs: number): Promise<void> {
+  await t.request(peer, 'vnode_merge_put', { ...wire(partition, b, primary, fwd, rs), obj: encodeObject(obj), lww });
 }
