@@ -126,6 +126,7 @@ export async function startNode(cfg: NodeConfig, deps: NodeDeps = {}): Promise<R
       logger: logger.child({ component: 'handoff' }),
       limit: 2,
       lww,
+      nval: cfg.bucketDefaults.n_val,
       ...(deps.handoffTickMs ? { tickMs: deps.handoffTickMs } : {}),
     });
 

@@ -56,7 +56,7 @@ export interface ClusterAdminDeps {
   ringSize: () => number;
 }
 
-export function clusterAdmin(d: ClusterAdminDeps): Required<Pick<AdminApi, 'memberStatus' | 'ringStatus' | 'transfers' | 'getTransferLimit' | 'setTransferLimit' | 'join' | 'leave' | 'forceRemove' | 'plan' | 'commit' | 'clear' | 'resize' | 'resizeAbort'>> & { vnodeStatus(): Promise<unknown> } {
+export function clusterAdmin(d: ClusterAdminDeps): Required<Pick<AdminApi, 'memberStatus' | 'ringStatus' | 'transfers' | 'getTransferLimit' | 'setTransferLimit' | 'join' | 'leave' | 'forceRemove' | 'plan' | 'commit' | 'clear' | 'resize' | 'resizeAbort' | 'repair'>> & { vnodeStatus(): Promise<unknown> } {
   const self = d.ring.self;
   return {
     async memberStatus() {
@@ -147,6 +147,18 @@ export function clusterAdmin(d: ClusterAdminDeps): Required<Pick<AdminApi, 'memb
     async clear() {
       await d.ring.claimantOp({ op: 'clear' });
       return { cleared: true };
+    },
+    async repair(partition: number) {
+      const r = d.ring.current;
+      const owner = r.owners[partition];
+      if (!Number.isInteger(partition) || owner === undefined) throw new AdminError(`partition must be between 0 and ${r.ringSize - 1}`, 400);
+      if (owner === self) return d.handoff.requestRepair(partition);
+      try {
+        return await d.transport.request(d.ring.peer(owner), 'repair_start', { partition });
+      } catch (e) {
+        if (e instanceof TransportError) throw new AdminError(e.remote?.message ?? `owner ${owner} of partition ${partition} is unreachable: ${e.message}`, e.remote ? 409 : 503);
+        throw e;
+      }
     },
     async resize(size: number) {
       await d.ring.claimantOp({ op: 'resize', size, by: self });

@@ -5,6 +5,7 @@ import type { Transport } from '../cluster/transport.js';
 import type { Ring } from '../ring/ring.js';
 import type { VnodeManager } from './manager.js';
 import type { VnodeService } from './vnode_service.js';
+import { registerRepairSource, repairPartition } from './repair.js';
 import { copyToRing, sendPartition, type HandoffJob, type HandoffProgress } from './handoff_sender.js';
 
 /**
@@ -55,6 +56,8 @@ export interface HandoffManagerOptions {
   tickMs?: number;
   inactivityTimeoutMs?: number;
   lww: (bucket: Buffer) => boolean;
+  /** default n_val: the arcs a repaired partition replicates */
+  nval: number;
 }
 
 export class HandoffManager {
@@ -62,6 +65,7 @@ export class HandoffManager {
   private readonly active = new Map<string, Active>();
   private readonly failures = new Map<string, Failure>();
   private wanted: HandoffJob[] = [];
+  private readonly repairs = new Set<number>();
   private timer: NodeJS.Timeout | undefined;
   private ticking = false;
   private stopped = false;
@@ -71,6 +75,18 @@ export class HandoffManager {
     this.limit = o.limit;
     this.now = o.now ?? Date.now;
     o.transport.handle('handoff_status', async () => this.localRows());
+    o.transport.handle('repair_start', async (body) => this.requestRepair((body as { partition: number }).partition));
+    registerRepairSource(o.transport, o.vnodes);
+  }
+
+  /** Queues a repair of one of our partitions (rkv admin repair). */
+  requestRepair(partition: number): { queued: boolean; partition: number; node: string } {
+    const r = this.o.ring.current;
+    if (!Number.isInteger(partition) || partition < 0 || partition >= r.ringSize) throw Object.assign(new Error(`partition must be between 0 and ${r.ringSize - 1}`), { statusCode: 400, code: 'bad_partition' });
+    if (r.owners[partition] !== this.o.ring.self) throw Object.assign(new Error(`partition ${partition} is owned by ${r.owners[partition]}`), { statusCode: 409, code: 'not_owner' });
+    this.repairs.add(partition);
+    void this.tick();
+    return { queued: true, partition, node: this.o.ring.self };
   }
 
   start(): void {
@@ -106,6 +122,7 @@ export class HandoffManager {
       }
       if (!(await this.o.vnodes.vnode(p).isEmpty())) jobs.push({ type: 'hinted', partition: p, from: self, to: owner });
     }
+    for (const p of this.repairs) jobs.push({ type: 'repair', partition: p, from: 'neighbours', to: self });
     // a committed resize: copy each old partition we own into the new ring
     if (ring.resize) {
       for (const p of ring.resize.pending) {
@@ -137,7 +154,7 @@ export class HandoffManager {
         const f = this.failures.get(k);
         if (f && f.retryAt > now) continue;
         // gossip keeps a connection to every member, so this tells up from down without trying
-        if (job.to !== '*' && !this.o.transport.isReachable(job.to)) continue;
+        if (job.to !== '*' && job.type !== 'repair' && !this.o.transport.isReachable(job.to)) continue;
         this.run(job);
       }
     } catch (e) {
@@ -155,7 +172,18 @@ export class HandoffManager {
     log.info('handoff starting');
     const cancelled = () => a.cancelled || this.stopped;
     let work: Promise<void>;
-    if (job.type === 'resize') {
+    if (job.type === 'repair') {
+      work = repairPartition(job.partition, {
+        ring: this.o.ring,
+        transport: this.o.transport,
+        vnodes: this.o.vnodes,
+        nval: this.o.nval,
+        lww: this.o.lww,
+        progress: a.progress,
+        cancelled,
+        timeoutMs: this.o.inactivityTimeoutMs ?? 30_000,
+      });
+    } else if (job.type === 'resize') {
       work = copyToRing({
         vnode: this.o.vnodes.vnode(job.partition, job.size),
         progress: a.progress,
@@ -209,6 +237,10 @@ export class HandoffManager {
    * a hinted one is dropped at once (writes kept flowing to the owner meanwhile).
    */
   private async finishJob(job: HandoffJob): Promise<void> {
+    if (job.type === 'repair') {
+      this.repairs.delete(job.partition);
+      return;
+    }
     if (job.type === 'resize') {
       const r = this.o.ring.current;
       if (job.size === r.ringSize && r.resize) {

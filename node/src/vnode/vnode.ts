@@ -103,8 +103,8 @@ export class Vnode {
    * One handoff batch: raw entries after `after` (a storage key, exclusive),
    * bounded by count and bytes like Riak's handoff batches.
    */
-  async foldBatch(after: Buffer | undefined, maxItems: number, maxBytes: number): Promise<{ items: { bkey: BKey; value: Buffer }[]; last: Buffer | undefined; done: boolean }> {
-    const whole = vnodeRange(this.ringLog2, this.partition);
+  async foldBatch(after: Buffer | undefined, maxItems: number, maxBytes: number, fromHash = 0, toHash = 2 ** 32): Promise<{ items: { bkey: BKey; value: Buffer }[]; last: Buffer | undefined; done: boolean }> {
+    const whole = vnodeRange(this.ringLog2, this.partition, fromHash, toHash);
     const gte = after ? Buffer.concat([after, ZERO]) : whole.gte;
     const items: { bkey: BKey; value: Buffer }[] = [];
     let bytes = 0;
