@@ -12,7 +12,8 @@ import { HandoffManager } from './vnode/handoff_manager.js';
 import { registerHandoffReceiver } from './vnode/handoff_receiver.js';
 import { BucketRegistry } from './kv/buckets.js';
 import { KvService } from './kv/service.js';
-import { countLocal, scanLocal } from './coverage/local_scan.js';
+import { CoverageCoordinator } from './coverage/coordinator.js';
+import { createPageFolder, registerFoldHandler } from './coverage/fold.js';
 import { RespServer } from './api/resp/server.js';
 import { createHttpApp } from './api/http/app.js';
 import { listenHttp } from './api/http/server.js';
@@ -141,6 +142,17 @@ export async function startNode(cfg: NodeConfig, deps: NodeDeps = {}): Promise<R
     observeRing(initialRing);
     ringManager.onChange((r) => observeRing(r));
 
+    const localFold = createPageFolder(vnodes, now);
+    registerFoldHandler(transport, localFold);
+    const coverage = new CoverageCoordinator({
+      ring: () => ringManager.current,
+      up: upNodes,
+      self: cfg.name,
+      transport,
+      localFold,
+      nval: (bucket) => buckets.get(bucket).n_val,
+      timeoutMs: cfg.requestTimeoutMs,
+    });
     const kv = new KvService({
       self: cfg.name,
       ring: () => ringManager.current,
@@ -150,26 +162,31 @@ export async function startNode(cfg: NodeConfig, deps: NodeDeps = {}): Promise<R
       metrics,
       now,
       timeoutMs: cfg.requestTimeoutMs,
-      count: (bucket) => countLocal(vnodes, bucket, now()),
-      scan: (bucket, cursor, count, match) => scanLocal(vnodes, bucket, cursor, count, now(), match),
+      count: async (bucket) => (await coverage.fold(bucket)).count,
+      scan: async (bucket, cursor, count, match) => {
+        const page = await coverage.scan(bucket, cursor, count);
+        return match ? { cursor: page.cursor, keys: page.keys.filter(match) } : page;
+      },
     });
 
     let ready = false;
     const cluster = clusterAdmin({ ring: ringManager, transport, handoff, vnodes, isUp, ringSize: () => ringManager.current.ringSize });
     const admin: AdminApi = {
       ...cluster,
-      keys: async (bucket) => {
-        const keys: string[] = [];
-        const b = Buffer.from(bucket, 'utf8');
-        let cursor = 0;
-        do {
-          const page = await scanLocal(vnodes, b, cursor, 1000, now());
-          for (const k of page.keys) keys.push(k.toString('utf8'));
-          cursor = page.cursor;
-        } while (cursor !== 0);
-        return { keys };
+      keys: async (bucket, q = {}) => {
+        const r = await coverage.fold(Buffer.from(bucket, 'utf8'), { ...q, withKeys: true });
+        return { keys: r.keys.map((k) => k.toString('utf8')), partial: r.partial };
       },
-      count: async (bucket) => ({ count: await countLocal(vnodes, Buffer.from(bucket, 'utf8'), now()) }),
+      count: async (bucket, q = {}) => {
+        const r = await coverage.fold(Buffer.from(bucket, 'utf8'), q);
+        return {
+          count: r.estimate ?? r.count,
+          partial: r.partial,
+          vnodes: r.vnodes,
+          ...(r.estimate !== undefined ? { sampled: true, sampledCount: r.count } : {}),
+          objects: { count: r.count, totalBytes: r.bytes, meanBytes: r.count ? Math.round(r.bytes / r.count) : 0, maxBytes: r.maxBytes },
+        };
+      },
     };
 
     let respAddr = '';

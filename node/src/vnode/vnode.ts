@@ -103,10 +103,10 @@ export class Vnode {
    * One handoff batch: raw entries after `after` (a storage key, exclusive),
    * bounded by count and bytes like Riak's handoff batches.
    */
-  async foldBatch(after: Buffer | undefined, maxItems: number, maxBytes: number, fromHash = 0, toHash = 2 ** 32): Promise<{ items: { bkey: BKey; value: Buffer }[]; last: Buffer | undefined; done: boolean }> {
+  async foldBatch(after: Buffer | undefined, maxItems: number, maxBytes: number, fromHash = 0, toHash = 2 ** 32): Promise<{ items: { key: Buffer; bkey: BKey; value: Buffer }[]; last: Buffer | undefined; done: boolean }> {
     const whole = vnodeRange(this.ringLog2, this.partition, fromHash, toHash);
     const gte = after ? Buffer.concat([after, ZERO]) : whole.gte;
-    const items: { bkey: BKey; value: Buffer }[] = [];
+    const items: { key: Buffer; bkey: BKey; value: Buffer }[] = [];
     let bytes = 0;
     let last: Buffer | undefined;
     let full = false;
@@ -116,7 +116,7 @@ export class Vnode {
         return false;
       }
       const sk = decodeStorageKey(k);
-      items.push({ bkey: { bucket: Buffer.from(sk.bucket), key: Buffer.from(sk.key), hash32: sk.hash32 }, value: v });
+      items.push({ key: k, bkey: { bucket: Buffer.from(sk.bucket), key: Buffer.from(sk.key), hash32: sk.hash32 }, value: v });
       bytes += k.length + v.length;
       last = k;
       return true;

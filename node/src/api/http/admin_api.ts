@@ -19,6 +19,13 @@ export interface RingStatus {
   unreachable: string[];
 }
 
+/** Options of coverage queries from the query string: ?selector=all|allup&sample=0.25&offset=3 */
+export interface CoverageQuery {
+  selector?: 'all' | 'allup';
+  sample?: number;
+  offset?: number;
+}
+
 export interface AdminApi {
   memberStatus(): Promise<{ members: MemberStatusRow[] }>;
   ringStatus(): Promise<RingStatus>;
@@ -34,8 +41,8 @@ export interface AdminApi {
   resize?(size: number): Promise<unknown>;
   resizeAbort?(): Promise<unknown>;
   repair?(partition: number): Promise<unknown>;
-  keys?(bucket: string): Promise<{ keys: string[]; partial?: boolean }>;
-  count?(bucket: string): Promise<{ count: number; partial?: boolean }>;
+  keys?(bucket: string, opts?: CoverageQuery): Promise<{ keys: string[]; partial?: boolean }>;
+  count?(bucket: string, opts?: CoverageQuery): Promise<{ count: number; partial?: boolean }>;
   /** partitions holding data on this node (riak-admin vnode-status) */
   vnodeStatus?(): Promise<unknown>;
 }

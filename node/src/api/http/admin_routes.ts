@@ -1,6 +1,6 @@
 import express, { type Request, type RequestHandler, type Response, Router } from 'express';
-import type { AdminApi } from './admin_api.js';
-import { badRequest, notImplemented } from './errors.js';
+import type { AdminApi, CoverageQuery } from './admin_api.js';
+import { HttpError, badRequest, notImplemented } from './errors.js';
 import { op } from './request_metrics.js';
 
 /**
@@ -73,7 +73,35 @@ export function adminRouter(admin: AdminApi): Router {
   router.post('/admin/ring/resize', reply((req) => need(admin.resize, 'ring resize').call(admin, nonNegativeInt(req, 'size'))));
   router.post('/admin/ring/resize-abort', reply(() => need(admin.resizeAbort, 'ring resize-abort').call(admin)));
   router.post('/admin/repair', reply((req) => need(admin.repair, 'repair').call(admin, nonNegativeInt(req, 'partition'))));
-  router.get('/admin/keys/:bucket', reply((req) => need(admin.keys, 'keys').call(admin, param(req, 'bucket'))));
-  router.get('/admin/count/:bucket', reply((req) => need(admin.count, 'count').call(admin, param(req, 'bucket'))));
+  router.get('/admin/keys/:bucket', reply((req) => need(admin.keys, 'keys').call(admin, param(req, 'bucket'), coverageQuery(req))));
+  router.get('/admin/count/:bucket', reply((req) => need(admin.count, 'count').call(admin, param(req, 'bucket'), coverageQuery(req))));
   return router;
+}
+
+/** ?selector=all|allup&sample=(0,1]&offset=n for coverage queries; anything else is a 400. */
+function coverageQuery(req: Request): CoverageQuery {
+  const q: CoverageQuery = {};
+  const one = (name: string): string | undefined => {
+    const v = req.query[name];
+    if (v === undefined) return undefined;
+    if (typeof v !== 'string') throw new HttpError(400, 'bad_request', `${name} given more than once`);
+    return v;
+  };
+  const selector = one('selector');
+  if (selector !== undefined) {
+    if (selector !== 'all' && selector !== 'allup') throw new HttpError(400, 'bad_request', 'selector must be all or allup');
+    q.selector = selector;
+  }
+  const sample = one('sample');
+  if (sample !== undefined) {
+    const f = Number(sample);
+    if (!(f > 0 && f <= 1)) throw new HttpError(400, 'bad_request', 'sample must be a fraction in (0, 1]');
+    q.sample = f;
+  }
+  const offset = one('offset');
+  if (offset !== undefined) {
+    if (!/^\d+$/.test(offset)) throw new HttpError(400, 'bad_request', 'offset must be a non-negative integer');
+    q.offset = Number(offset);
+  }
+  return q;
 }
