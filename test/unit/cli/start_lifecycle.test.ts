@@ -1,0 +1,118 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Redis } from 'ioredis';
+
+/**
+ * `rkv start` as a user runs it: a real process, a RocksDB data dir, clean
+ * shutdown on SIGTERM, data surviving a restart, and one clear stderr line for
+ * each kind of bad configuration.
+ */
+const MAIN = fileURLToPath(new URL('../../../node/src/cli/main.js', import.meta.url));
+
+function cleanEnv(): NodeJS.ProcessEnv {
+  return Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('RKV_')));
+}
+
+async function freePort(): Promise<number> {
+  const srv = createServer();
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  const { port } = srv.address() as AddressInfo;
+  await new Promise<void>((r) => srv.close(() => r()));
+  return port;
+}
+
+async function ports(): Promise<string[]> {
+  return ['--resp-port', String(await freePort()), '--http-port', String(await freePort()), '--cluster-port', String(await freePort())];
+}
+
+function runToExit(args: string[]): { code: number | null; stderr: string } {
+  const res = spawnSync(process.execPath, [MAIN, 'start', '--log-level', 'warn', ...args], { encoding: 'utf8', env: cleanEnv(), timeout: 30_000 });
+  return { code: res.status, stderr: res.stderr };
+}
+
+function startNode(args: string[]): { child: ChildProcess; exited: Promise<number | null> } {
+  const child = spawn(process.execPath, [MAIN, 'start', '--log-level', 'warn', ...args], { env: cleanEnv(), stdio: ['ignore', 'ignore', 'pipe'] });
+  const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+  return { child, exited };
+}
+
+async function waitReady(httpPort: string): Promise<void> {
+  const deadline = Date.now() + 20_000;
+  while (Date.now() < deadline) {
+    try {
+      if ((await fetch(`http://127.0.0.1:${httpPort}/health/ready`)).ok) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error('node did not become ready');
+}
+
+describe('rkv start lifecycle', () => {
+  it('keeps a value across SIGTERM and restart, exiting 0 each time', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'rkv-start-'));
+    const args = [...(await ports()), '--data-dir', dataDir, '--ring-size', '16'];
+    const httpPort = args[3]!;
+    const respPort = Number(args[1]);
+    let node = startNode(args);
+    await waitReady(httpPort);
+    const r1 = new Redis({ port: respPort, host: '127.0.0.1', lazyConnect: true });
+    await r1.connect();
+    assert.equal(await r1.set('foo', '42'), 'OK');
+    r1.disconnect();
+    node.child.kill('SIGTERM');
+    assert.equal(await node.exited, 0);
+
+    node = startNode(args);
+    await waitReady(httpPort);
+    const r2 = new Redis({ port: respPort, host: '127.0.0.1', lazyConnect: true });
+    await r2.connect();
+    assert.equal(await r2.get('foo'), '42');
+    r2.disconnect();
+    node.child.kill('SIGINT');
+    assert.equal(await node.exited, 0);
+  });
+
+  it('refuses a data dir created with another ring size', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'rkv-start-'));
+    const args = [...(await ports()), '--data-dir', dataDir];
+    const node = startNode([...args, '--ring-size', '16']);
+    await waitReady(args[3]!);
+    node.child.kill('SIGTERM');
+    assert.equal(await node.exited, 0);
+    const { code, stderr } = runToExit([...args, '--ring-size', '32']);
+    assert.notEqual(code, 0);
+    assert.equal(stderr.trim().split('\n').length, 1, stderr);
+    assert.match(stderr, /was created with ring size 16, not 32/);
+  });
+
+  it('refuses a port in use with one clear line', async () => {
+    const busy = createServer();
+    await new Promise<void>((r) => busy.listen(0, '127.0.0.1', r));
+    const port = (busy.address() as AddressInfo).port;
+    try {
+      const { code, stderr } = runToExit(['--resp-port', String(port), '--http-port', String(await freePort()), '--cluster-port', String(await freePort()), '--data-dir', mkdtempSync(join(tmpdir(), 'rkv-start-')), '--backend', 'memory']);
+      assert.notEqual(code, 0);
+      assert.equal(stderr.trim().split('\n').length, 1, stderr);
+      assert.match(stderr, new RegExp(`port ${port} already in use`));
+    } finally {
+      busy.close();
+    }
+  });
+
+  it('refuses a data dir that cannot be written', async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'rkv-start-')), 'not-a-dir');
+    writeFileSync(file, 'x');
+    const { code, stderr } = runToExit([...(await ports()), '--data-dir', join(file, 'data')]);
+    assert.notEqual(code, 0);
+    assert.equal(stderr.trim().split('\n').length, 1, stderr);
+    assert.match(stderr, /data dir .*not-a-dir\/data/);
+  });
+});
