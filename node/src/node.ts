@@ -106,6 +106,7 @@ export async function startNode(cfg: NodeConfig, deps: NodeDeps = {}): Promise<R
       self,
       transport,
       logger: logger.child({ component: 'ring' }),
+      onGossipRound: () => metrics.gossipRounds.inc(),
       ...(deps.gossipIntervalMs ? { gossipIntervalMs: deps.gossipIntervalMs } : {}),
     });
     const vnodes = new VnodeManager(backend, () => ringManager.current.ringSize, identity.incarnation);
@@ -138,6 +139,8 @@ export async function startNode(cfg: NodeConfig, deps: NodeDeps = {}): Promise<R
       metrics.ringOwnership.reset();
       for (const [member, share] of ownership(r.owners, Object.keys(r.members))) metrics.ringOwnership.set({ node: member }, share);
       metrics.vnodes.set({ type: 'primary' }, r.owners.filter((o) => o === cfg.name).length);
+      metrics.ringVersion.set(r.version);
+      metrics.pendingTransfers.set(r.next.length);
     };
     observeRing(initialRing);
     ringManager.onChange((r) => observeRing(r));

@@ -96,6 +96,32 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly handoffDuration = new Histogram({
+    name: 'rkv_handoff_duration_seconds',
+    help: 'Duration of finished handoffs by type',
+    labelNames: ['type'] as const,
+    buckets: [0.01, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 900, 3600],
+    registers: [this.registry],
+  });
+
+  readonly gossipRounds = new Counter({
+    name: 'rkv_gossip_rounds_total',
+    help: 'Ring gossip rounds this node started',
+    registers: [this.registry],
+  });
+
+  readonly ringVersion = new Gauge({
+    name: 'rkv_ring_version',
+    help: 'Version of the ring this node holds (equal on all nodes once gossip converged)',
+    registers: [this.registry],
+  });
+
+  readonly pendingTransfers = new Gauge({
+    name: 'rkv_pending_ownership_transfers',
+    help: 'Committed ownership transfers not yet completed, as seen by this node',
+    registers: [this.registry],
+  });
+
   readonly handoffBytes = new Counter({
     name: 'rkv_handoff_bytes_total',
     help: 'Bytes sent by handoffs, by type',

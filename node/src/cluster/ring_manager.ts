@@ -34,6 +34,8 @@ export interface RingManagerOptions {
   transport: Transport;
   logger: Logger;
   gossipIntervalMs?: number;
+  /** counts gossip rounds (rkv_gossip_rounds_total) */
+  onGossipRound?: () => void;
   /** mints cluster ids for fresh rings (injected for deterministic tests) */
   mintId?: () => string;
 }
@@ -97,6 +99,7 @@ export class RingManager {
 
   /** Every member hears our ring version each round; whoever is behind fetches or receives the newer ring. */
   private gossipRound(): void {
+    this.o.onGossipRound?.();
     const r = this.ring;
     const msg = { clusterId: r.clusterId, version: r.version, digest: ringDigest(r) };
     for (const m of Object.values(r.members)) {

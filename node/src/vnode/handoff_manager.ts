@@ -213,6 +213,7 @@ export class HandoffManager {
           this.failures.delete(k);
           this.o.metrics.handoffs.inc({ type: job.type, outcome: 'ok' });
           this.o.metrics.handoffBytes.inc({ type: job.type }, a.progress.bytes);
+          this.o.metrics.handoffDuration.observe({ type: job.type }, (this.now() - a.startedAt) / 1000);
           log.info({ objects: a.progress.objects, bytes: a.progress.bytes, ms: this.now() - a.startedAt }, 'handoff finished');
         },
         (e: Error) => {
