@@ -132,7 +132,8 @@ export async function startNode(cfg: NodeConfig, deps: NodeDeps = {}): Promise<R
       ...(deps.handoffTickMs ? { tickMs: deps.handoffTickMs } : {}),
     });
 
-    const isUp = (node: string) => node === cfg.name || transport.isReachable(node);
+    // a peer not dialled yet counts as up (the request dials it), or a fresh node would use fallbacks on itself alone
+    const isUp = (node: string) => node === cfg.name || !transport.isDown(node);
     const upNodes = () => new Set(Object.keys(ringManager.current.members).filter(isUp));
     const observeRing = (r: Ring) => {
       metrics.ringSize.set(r.ringSize);

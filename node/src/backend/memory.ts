@@ -94,15 +94,39 @@ function emptyRange(range: KeyRange): boolean {
   return Buffer.compare(range.gte, range.lt) >= 0;
 }
 
+/** A stored value and a memo its owner attached to it (reset whenever the value changes). */
+export interface MemoEntry {
+  readonly value: Buffer;
+  memo: unknown;
+}
+
+/**
+ * Point access without promises, for a backend whose data lives in this
+ * process: the vnode runs a whole read-modify-write in one synchronous step
+ * with it (atomic, so no per-key lock) and keeps its decoded object as the
+ * memo of the stored bytes, so reads of an unchanged value skip decoding.
+ */
+export interface SyncPointAccess {
+  /** The entry of `key`, or undefined; its value must not be modified. */
+  peek(key: Buffer): MemoEntry | undefined;
+  /** Stores `value` without copying it (the caller hands it over and never modifies it), with its memo. */
+  putOwned(key: Buffer, value: Buffer, memo: unknown): void;
+}
+
+/** The backend's synchronous point access, when it has one. */
+export function syncPointAccess(backend: Backend): SyncPointAccess | undefined {
+  return backend instanceof MemoryBackend ? backend : undefined;
+}
+
 /**
  * A volatile backend for tests and `--backend memory`. Every mutation is applied
  * synchronously when it is called, so operations take effect in issue order,
  * the same guarantee the RocksDB backend gives.
  */
-export class MemoryBackend implements Backend {
+export class MemoryBackend implements Backend, SyncPointAccess {
   readonly name = 'memory' as const;
   /** latin1 maps each byte to one UTF-16 unit, so the string is a lossless Map key. */
-  private readonly values = new Map<string, { key: Buffer; value: Buffer }>();
+  private readonly values = new Map<string, { key: Buffer; value: Buffer; memo: unknown }>();
   private readonly order = new SortedKeys();
   private bytes = 0;
   private closed = false;
@@ -119,6 +143,19 @@ export class MemoryBackend implements Backend {
       checkKey(key);
       return this.values.get(key.toString('latin1'))?.value;
     });
+  }
+
+  peek(key: Buffer): MemoEntry | undefined {
+    this.checkOpen();
+    checkKey(key);
+    return this.values.get(key.toString('latin1'));
+  }
+
+  putOwned(key: Buffer, value: Buffer, memo: unknown): void {
+    this.checkOpen();
+    checkKey(key);
+    if (!Buffer.isBuffer(value)) throw new TypeError('backend value must be a Buffer');
+    this.store(key, value, memo);
   }
 
   async put(key: Buffer, value: Buffer): Promise<void> {
@@ -198,19 +235,23 @@ export class MemoryBackend implements Backend {
   }
 
   private set(key: Buffer, value: Buffer): void {
-    const k = key.toString('latin1');
     // Copies, because callers may reuse their buffers once put() returns.
-    const copy = Buffer.from(value);
+    this.store(key, Buffer.from(value), undefined);
+  }
+
+  private store(key: Buffer, value: Buffer, memo: unknown): void {
+    const k = key.toString('latin1');
     const entry = this.values.get(k);
     if (entry) {
-      this.bytes += copy.length - entry.value.length;
-      entry.value = copy;
+      this.bytes += value.length - entry.value.length;
+      entry.value = value;
+      entry.memo = memo;
       return;
     }
     const keyCopy = Buffer.from(key);
-    this.values.set(k, { key: keyCopy, value: copy });
+    this.values.set(k, { key: keyCopy, value, memo });
     this.order.insert(keyCopy);
-    this.bytes += keyCopy.length + copy.length;
+    this.bytes += keyCopy.length + value.length;
   }
 
   private delete(key: Buffer): void {

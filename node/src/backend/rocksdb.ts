@@ -28,7 +28,12 @@ export interface RocksDbOptions {
   sync?: boolean;
   /** block cache in bytes (default 64 MiB) */
   cacheSize?: number;
+  /** bytes of recently read or written entries kept in the process (default 16 MiB, 0 for none) */
+  rowCacheSize?: number;
 }
+
+/** Bookkeeping bytes counted per row cache entry on top of key and value. */
+const ROW_OVERHEAD = 64;
 
 /**
  * A group of writes that go to RocksDB together: either one db.batch holding
@@ -100,11 +105,31 @@ export class RocksDbBackend implements Backend {
   private readonly drops: WriteGroup[] = [];
   private readKeys: Buffer[] = [];
   private readWaiters: { resolve: (value: Buffer | undefined) => void; reject: (err: Error) => void }[] = [];
+  /** writeSeq when the first read of the pending getMany was queued */
+  private readSeq = 0;
+  /**
+   * The row cache: key (latin1) -> value, null for a key known to be absent.
+   * A point read costs a thread pool round trip (a few microseconds of this
+   * thread plus a wake-up of a pool thread), which dwarfs the read itself;
+   * hot keys are served from here instead. Entries are what the database
+   * holds: written when a write group succeeds (never while it is pending:
+   * reads of a pending key go to the overlay) and filled by reads only when no
+   * write was issued meanwhile. Oldest entries go first when it is full.
+   */
+  private readonly rows = new Map<string, Buffer | null>();
+  private rowBytes = 0;
+  /** bumped by every write and drop issued: a read that saw it change may be stale */
+  private writeSeq = 0;
   private flushScheduled = false;
   private readonly inflight = new Set<Promise<unknown>>();
   private closing: Promise<void> | undefined;
 
-  private constructor(readonly dir: string, private readonly db: RawDb, private readonly writeOpts: { sync: boolean }) {}
+  private constructor(
+    readonly dir: string,
+    private readonly db: RawDb,
+    private readonly writeOpts: { sync: boolean },
+    private readonly rowLimit: number,
+  ) {}
 
   static async open(dir: string, opts: RocksDbOptions = {}): Promise<RocksDbBackend> {
     try {
@@ -120,7 +145,7 @@ export class RocksDbBackend implements Backend {
         err ? reject(openError(dir, err)) : resolve(),
       );
     });
-    return new RocksDbBackend(dir, db, { sync: opts.sync ?? false });
+    return new RocksDbBackend(dir, db, { sync: opts.sync ?? false }, Math.max(0, opts.rowCacheSize ?? 16 << 20));
   }
 
   get(key: Buffer): Promise<Buffer | undefined> {
@@ -165,6 +190,8 @@ export class RocksDbBackend implements Backend {
     const group = newGroup({ gte: Buffer.from(range.gte), lt: Buffer.from(range.lt) });
     this.queue.push(group);
     this.drops.push(group);
+    this.writeSeq++;
+    this.uncacheRange(range);
     for (const [k, w] of this.pending) {
       if (inRange(w.key, range)) this.pending.set(k, { key: w.key, value: undefined, done: group.done });
     }
@@ -188,6 +215,8 @@ export class RocksDbBackend implements Backend {
     this.closing ??= this.drain().then(
       () => new Promise<void>((resolve, reject) => this.db.close((err) => (err ? reject(toError(err)) : resolve()))),
     );
+    this.rows.clear();
+    this.rowBytes = 0;
     return this.closing;
   }
 
@@ -218,14 +247,18 @@ export class RocksDbBackend implements Backend {
   private read(key: Buffer): Promise<Buffer | undefined> {
     const bad = this.closing ? this.closedError() : invalid(key);
     if (bad) return Promise.reject(bad);
-    const w = this.pending.get(key.toString('latin1'));
+    const k = key.toString('latin1');
+    const w = this.pending.get(k);
     // A failed write leaves the database as it was, so the read retries from there.
     if (w) return w.done.then(() => w.value, () => this.read(key));
     for (let i = this.drops.length - 1; i >= 0; i--) {
       const d = this.drops[i];
       if (inRange(key, d.range!)) return d.done.then(() => undefined, () => this.read(key));
     }
+    const row = this.rows.get(k);
+    if (row !== undefined) return Promise.resolve(row ?? undefined);
     return new Promise((resolve, reject) => {
+      if (this.readKeys.length === 0) this.readSeq = this.writeSeq;
       this.readKeys.push(key);
       this.readWaiters.push({ resolve, reject });
       this.schedule();
@@ -236,12 +269,17 @@ export class RocksDbBackend implements Backend {
     if (this.readKeys.length === 0) return;
     const keys = this.readKeys;
     const waiters = this.readWaiters;
+    const seq = this.readSeq;
     this.readKeys = [];
     this.readWaiters = [];
     const p = new Promise<void>((resolve) => {
       const finish = (err: unknown, values?: (Buffer | undefined)[]): void => {
         if (err || !values) for (const w of waiters) w.reject(toError(err ?? 'getMany returned no values'));
-        else for (let i = 0; i < waiters.length; i++) waiters[i].resolve(values[i]);
+        else {
+          // Only what no write issued since the reads were queued can have changed is kept.
+          if (seq === this.writeSeq && !this.closing) for (let i = 0; i < keys.length; i++) this.cacheRow(keys[i].toString('latin1'), values[i]);
+          for (let i = 0; i < waiters.length; i++) waiters[i].resolve(values[i]);
+        }
         resolve();
       };
       try {
@@ -260,6 +298,7 @@ export class RocksDbBackend implements Backend {
       if (bad) return Promise.reject(bad);
     }
     if (ops.length === 0) return Promise.resolve();
+    this.writeSeq++;
     let group = this.queue.at(-1);
     if (!group || group.range) {
       group = newGroup();
@@ -282,7 +321,7 @@ export class RocksDbBackend implements Backend {
     this.running = group;
     const finish = (err?: Error | null): void => {
       this.running = undefined;
-      this.forget(group);
+      this.forget(group, !err);
       group.settle(err ? toError(err) : undefined);
       this.pumpWrites();
     };
@@ -294,17 +333,52 @@ export class RocksDbBackend implements Backend {
     }
   }
 
-  /** Drops the read overlay entries that a finished group was the newest write for. */
-  private forget(group: WriteGroup): void {
+  /**
+   * Drops the read overlay entries that a finished group was the newest write
+   * for, and brings the row cache up to date: what the group wrote when it
+   * succeeded (later groups overwrite it when they land), nothing of its keys
+   * when it failed.
+   */
+  private forget(group: WriteGroup, ok: boolean): void {
     if (group.range) {
       this.drops.splice(this.drops.indexOf(group), 1);
       for (const [k, w] of this.pending) if (w.done === group.done) this.pending.delete(k);
+      this.uncacheRange(group.range);
       return;
     }
     for (const op of group.ops) {
       const k = op.key.toString('latin1');
-      if (this.pending.get(k)?.done === group.done) this.pending.delete(k);
+      // Only the newest write of a key fills its row: a later write or drop still pending fixes the row when it lands.
+      const newest = this.pending.get(k)?.done === group.done;
+      if (newest) this.pending.delete(k);
+      if (ok && newest && !this.closing) this.cacheRow(k, op.type === 'put' ? op.value : undefined);
+      else this.uncache(k, this.rows.get(k));
     }
+  }
+
+  private uncacheRange(range: KeyRange): void {
+    for (const [k, v] of this.rows) {
+      if (inRange(Buffer.from(k, 'latin1'), range)) this.uncache(k, v);
+    }
+  }
+
+  private cacheRow(k: string, value: Buffer | undefined): void {
+    if (this.rowLimit === 0) return;
+    const cost = k.length + (value?.length ?? 0) + ROW_OVERHEAD;
+    this.uncache(k, this.rows.get(k));
+    if (cost > this.rowLimit >>> 3) return;
+    this.rows.set(k, value ?? null);
+    this.rowBytes += cost;
+    for (const [old, v] of this.rows) {
+      if (this.rowBytes <= this.rowLimit) break;
+      this.uncache(old, v);
+    }
+  }
+
+  private uncache(k: string, v: Buffer | null | undefined): void {
+    if (v === undefined) return;
+    this.rows.delete(k);
+    this.rowBytes -= k.length + (v?.length ?? 0) + ROW_OVERHEAD;
   }
 
   private async iterate(range: KeyRange, visit: FoldVisitor, opts: FoldOptions): Promise<number> {

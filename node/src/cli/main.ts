@@ -8,9 +8,10 @@ import { fileURLToPath } from 'node:url';
 import { Command, CommanderError } from 'commander';
 import { register as registerAdmin } from './admin.js';
 import { register as registerBench } from './bench.js';
+import { register as registerDevCluster } from './dev_cluster.js';
 import { register as registerStart } from './start.js';
 
-const SUBCOMMANDS: ((program: Command) => void)[] = [registerStart, registerAdmin, registerBench];
+const SUBCOMMANDS: ((program: Command) => void)[] = [registerStart, registerAdmin, registerBench, registerDevCluster];
 
 /** Walks up because the file runs both from node/src/cli and dist/node/src/cli. */
 function packageVersion(): string {

@@ -47,6 +47,27 @@ export function planView(p: Plan, ring: Ring): unknown {
   };
 }
 
+/**
+ * What the operator reads when a join fails: the refusal from the joinee's
+ * point of view (its handshake details name *us* as "peer"), with the fix.
+ */
+function joinError(e: TransportError, target: string, address: string): AdminError {
+  if (e.code === 'refused' && e.remote) {
+    const why: Record<string, string> = {
+      bad_secret: 'wrong cluster secret (--cluster-secret must be the same on every node)',
+      secret_required: `cluster secret mismatch: one side has --cluster-secret and the other not (${e.remote.message})`,
+      cluster_mismatch: `cluster name mismatch (--cluster-name): ${e.remote.message}`,
+    };
+    return new AdminError(`join refused by ${target} at ${address}: ${why[e.remote.code] ?? `${e.remote.code}: ${e.remote.message}`}`, 409);
+  }
+  if (e.remote) return new AdminError(e.remote.message, 409);
+  // "HTTP" read as a frame length: the address is an HTTP listener, not the cluster port
+  if (e.message.includes('frame length 1213486160 ')) {
+    return new AdminError(`cannot join through ${address}: that is an HTTP port; give the cluster port of ${target} (--cluster-port, default ${DEFAULT_CLUSTER_PORT})`, 400);
+  }
+  return new AdminError(`cannot reach ${target} at ${address}: ${e.message}`, 503);
+}
+
 export interface ClusterAdminDeps {
   ring: RingManager;
   transport: Transport;
@@ -120,9 +141,7 @@ export function clusterAdmin(d: ClusterAdminDeps): Required<Pick<AdminApi, 'memb
         const res = (await d.transport.request(contact, 'cluster_join_request', { member: { ...me, status: 'joining' }, ringSize: r.createdRingSize })) as { ring: Ring };
         d.ring.adopt(res.ring);
       } catch (e) {
-        if (e instanceof TransportError) {
-          throw e.remote ? new AdminError(e.remote.message, 409) : new AdminError(`cannot reach ${target} at ${address}: ${e.message}`, 503);
-        }
+        if (e instanceof TransportError) throw joinError(e, target, address);
         throw e;
       } finally {
         d.transport.forget(contact.name);

@@ -155,7 +155,8 @@ export class RingManager {
       try {
         const res = await this.o.transport.request({ name: c.name, address: c.clusterAddress }, 'claimant_op', { ...op, hops: (op.hops ?? 0) + 1 });
         // adopt the claimant's result now rather than at the next gossip round, so callers read their own change
-        const ring = (res as { ring?: Ring } | null)?.ring;
+        // (not for a plan: its `ring` is the ring the commit *would* produce, and offering it would commit the plan)
+        const ring = op.op === 'plan' ? undefined : (res as { ring?: Ring } | null)?.ring;
         if (ring && typeof ring === 'object' && ring.clusterId === this.ring.clusterId) this.offer(ring);
         return res;
       } catch (e) {

@@ -72,6 +72,8 @@ export interface TransportStats {
 interface Pending {
   id: number;
   conn?: Conn;
+  /** conn.rxChunks when the request was written to conn */
+  rxMark?: number;
   resolve: (v: unknown) => void;
   reject: (e: TransportError) => void;
   timer: NodeJS.Timeout;
@@ -89,6 +91,9 @@ interface Conn {
   dead: boolean;
   paused: boolean;
   pending: Map<number, Pending>;
+  /** chunks received so far, and when the last one arrived (or the connection was opened) */
+  rxChunks: number;
+  lastRx: number;
   drainWaiters: (() => void)[];
   settle?: (err?: TransportError) => void;
   failure?: TransportError;
@@ -105,6 +110,8 @@ interface Peer {
   attempts: number;
   lastError?: TransportError;
   reachable: boolean;
+  /** a dial failed or the connection dropped, and no dial has succeeded since */
+  down: boolean;
   forgotten: boolean;
   timer?: NodeJS.Timeout;
 }
@@ -199,6 +206,16 @@ export class Transport {
     return this.peers.get(name)?.reachable ?? false;
   }
 
+  /**
+   * Known to be down: the last dial failed or the connection dropped, and no
+   * dial has succeeded since. Unlike !isReachable, a peer this node has not
+   * dialled yet (just started, just joined) is not down: treating it as down
+   * would send every replica of a request to fallbacks on this node alone.
+   */
+  isDown(name: string): boolean {
+    return this.peers.get(name)?.down ?? false;
+  }
+
   /** Stops reconnecting to a peer (e.g. it left the cluster) and closes its outbound connection. */
   forget(name: string): void {
     const p = this.peers.get(name);
@@ -231,13 +248,14 @@ export class Transport {
     return new Promise((resolve, reject) => {
       const pending: Pending = {
         id, resolve, reject,
-        timer: setTimeout(() => this.finish(pending, new TransportError('timeout', `${kind} to ${p.name} timed out after ${timeoutMs} ms`)), timeoutMs),
+        timer: setTimeout(() => this.timedOut(pending, timeoutMs, new TransportError('timeout', `${kind} to ${p.name} timed out after ${timeoutMs} ms`)), timeoutMs),
       };
       this.inflight.add(pending);
       this.whenConnected(p, frame.length, (c) => {
         if (!this.inflight.has(pending)) return; // timed out while connecting
         if (this.overQueue(c)) return this.finish(pending, this.backpressure(p));
         pending.conn = c;
+        pending.rxMark = c.rxChunks;
         c.pending.set(id, pending);
         this.writeFrame(c, frame);
         this.stats.requestsSent++;
@@ -286,7 +304,7 @@ export class Transport {
   private peerFor(ref: PeerRef): Peer {
     let p = this.peers.get(ref.name);
     if (!p) {
-      p = { name: ref.name, address: ref.address, waitingBytes: 0, backingOff: false, attempts: 0, reachable: false, forgotten: false };
+      p = { name: ref.name, address: ref.address, waitingBytes: 0, backingOff: false, attempts: 0, reachable: false, down: false, forgotten: false };
       this.peers.set(ref.name, p);
     }
     p.address = ref.address; // a restarted peer may have moved; the next dial uses the new address
@@ -337,12 +355,13 @@ export class Transport {
           throw new TransportError('closed', 'transport closed');
         }
         if (!p.reachable) this.log.info({ peer: p.name, address: p.address }, 'connected to peer');
-        Object.assign(p, { conn: c, attempts: 0, reachable: true, lastError: undefined });
+        Object.assign(p, { conn: c, attempts: 0, reachable: true, down: false, lastError: undefined });
         return c;
       },
       (err: TransportError) => {
         p.connecting = undefined;
         p.reachable = false;
+        p.down = true;
         p.lastError = err;
         if (!this.closing && !p.forgotten) this.scheduleRetry(p);
         throw err;
@@ -374,7 +393,7 @@ export class Transport {
   private attach(socket: Socket, remote: string, owner?: Peer): Conn {
     socket.setNoDelay(true);
     const c: Conn = {
-      socket, remote, owner, decoder: new FrameDecoder({ maxFrameBytes: this.maxFrameBytes }), ready: false, dead: false, paused: false, pending: new Map(), drainWaiters: [],
+      socket, remote, owner, decoder: new FrameDecoder({ maxFrameBytes: this.maxFrameBytes }), ready: false, dead: false, paused: false, pending: new Map(), rxChunks: 0, lastRx: Date.now(), drainWaiters: [],
       hsTimer: setTimeout(() => {
         if (c.dead) return void socket.destroy(); // already refused, the peer just hasn't closed
         this.stats.handshakeFailures++;
@@ -410,6 +429,7 @@ export class Transport {
     if (p && p.conn === c) {
       p.conn = undefined;
       p.reachable = false;
+      p.down = true;
       if (!this.closing && !p.forgotten) {
         this.log.warn({ peer: p.name, address: p.address, err: err.message }, 'connection to peer lost');
         // redial soon (not at once) so a peer that accepts and then drops us cannot make us spin
@@ -426,6 +446,8 @@ export class Transport {
   }
 
   private onData(c: Conn, chunk: Buffer): void {
+    c.rxChunks++;
+    c.lastRx = Date.now();
     for (const ev of c.decoder.push(chunk)) {
       if (c.dead) return;
       if (ev.type === 'error') return this.protocolError(c, ev.error.message);
@@ -532,6 +554,25 @@ export class Transport {
         c.socket.resume();
       }
     });
+  }
+
+  /**
+   * A request timed out. If it waited at least the default request timeout
+   * and its outbound connection has carried nothing back since the request
+   * was written, the connection is presumed dead and dropped, so the next request redials
+   * (resolving the address again) instead of queueing into a black hole: TCP
+   * alone keeps a connection whose peer vanished without a reset (its address
+   * moved or was removed by a partition, the host froze) "open" for many
+   * minutes. A peer that is alive but slow loses its in-flight requests.
+   */
+  private timedOut(p: Pending, timeoutMs: number, err: TransportError): void {
+    const c = p.conn;
+    this.finish(p, err);
+    if (!c || c.dead || !c.owner || p.rxMark === undefined) return;
+    if (c.rxChunks !== p.rxMark || timeoutMs < this.requestTimeoutMs) return;
+    const now = Date.now();
+    this.log.warn({ peer: c.peer, address: c.remote, silentMs: now - c.lastRx }, 'no reply on the connection to peer within the request timeout; dropping it');
+    this.kill(c, new TransportError('unreachable', `connection to ${c.peer} silent for ${now - c.lastRx} ms; presumed dead`));
   }
 
   private finish(p: Pending, err: TransportError | undefined, value?: unknown): void {

@@ -5,6 +5,7 @@ import type { Target } from './preflist.js';
 import type { VnodeRouter } from './router.js';
 import { countReply, emptyCounts, tally, type QuorumSpec } from './tally.js';
 import { RequestTimeoutError, UnavailableError, type GetResult } from './types.js';
+import { Deadline } from './deadline.js';
 
 export interface GetRequest {
   bkey: BKey;
@@ -14,6 +15,12 @@ export interface GetRequest {
   /** resolve siblings last-write-wins in the reply (allow_mult=false) */
   lww: boolean;
   timeoutMs: number;
+  /**
+   * Called when every replica asked was a primary, all answered, and the merged
+   * object is a tombstone: the moment to (re)try reaping it, as riak's get fsm
+   * does (a delete whose own reap found a primary down is reaped this way later).
+   */
+  onTombstone?: () => void;
 }
 
 interface ReplySlot {
@@ -29,13 +36,16 @@ interface ReplySlot {
  * answered (notfound counts as an answer: notfound_ok), keeps listening until
  * all replied or the timeout, then repairs every replica that lacked the merge.
  */
-export class GetFsm {
+export class GetFsm extends Deadline {
   state: 'prepare' | 'execute' | 'waiting' | 'finished' = 'prepare';
   private readonly slots: ReplySlot[];
   private readonly counts = emptyCounts();
   private readonly spec: QuorumSpec;
   private replied = false;
-  private timer: NodeJS.Timeout | undefined;
+  /** replies not in yet */
+  private outstanding: number;
+  /** the merge of every object received so far (merging is commutative and associative) */
+  private acc: RkvObject | undefined;
   private resolve!: (r: GetResult) => void;
   private reject!: (e: Error) => void;
 
@@ -45,13 +55,17 @@ export class GetFsm {
     private readonly metrics: Metrics,
     private readonly now: () => number,
   ) {
-    this.slots = req.targets.map((target) => ({ target, done: false, ok: false }));
-    this.spec = {
-      need: req.r,
-      needPrimary: req.pr,
-      asked: req.targets.length,
-      askedPrimary: req.targets.filter((t) => t.primary).length,
-    };
+    super();
+    const targets = req.targets;
+    this.slots = new Array<ReplySlot>(targets.length);
+    let primaries = 0;
+    for (let i = 0; i < targets.length; i++) {
+      const target = targets[i]!;
+      this.slots[i] = { target, done: false, ok: false };
+      if (target.primary) primaries++;
+    }
+    this.outstanding = targets.length;
+    this.spec = { need: req.r, needPrimary: req.pr, asked: targets.length, askedPrimary: primaries };
   }
 
   run(): Promise<GetResult> {
@@ -66,14 +80,14 @@ export class GetFsm {
       return result;
     }
     this.state = 'execute';
-    this.slots.forEach((slot) => {
+    for (const slot of this.slots) {
       this.router.get(slot.target, this.req.bkey).then(
         (obj) => this.onReply(slot, true, obj),
         () => this.onReply(slot, false, undefined),
       );
-    });
+    }
     this.state = 'waiting';
-    this.timer = setTimeout(() => this.onTimeout(), this.req.timeoutMs);
+    this.armDeadline(this.req.timeoutMs);
     return result;
   }
 
@@ -81,17 +95,21 @@ export class GetFsm {
     if (this.state === 'finished') return;
     slot.done = true;
     slot.ok = ok;
-    if (obj) slot.obj = obj;
+    this.outstanding--;
+    if (obj) {
+      slot.obj = obj;
+      this.acc = this.acc ? mergeObjects(this.acc, obj) : obj;
+    }
     countReply(this.counts, ok, slot.target.primary);
     if (!this.replied) {
       const outcome = tally(this.spec, this.counts);
-      if (outcome === 'won') this.replyWith(this.merged());
+      if (outcome === 'won') this.replyWith(this.acc);
       else if (outcome === 'lost') this.replyUnavailable();
     }
-    if (this.slots.every((s) => s.done)) this.finish();
+    if (this.outstanding === 0) this.finish();
   }
 
-  private onTimeout(): void {
+  protected onDeadline(): void {
     if (!this.replied) {
       this.replied = true;
       this.reject(new RequestTimeoutError(`get timed out after ${this.req.timeoutMs} ms (${this.counts.ok} of ${this.spec.need} replicas answered)`));
@@ -99,19 +117,14 @@ export class GetFsm {
     this.finish();
   }
 
-  private merged(): RkvObject | undefined {
-    let acc: RkvObject | undefined;
-    for (const s of this.slots) if (s.obj) acc = acc ? mergeObjects(acc, s.obj) : s.obj;
-    return acc;
-  }
-
   private replyWith(obj: RkvObject | undefined): void {
     this.replied = true;
     const now = this.now();
     if (!obj) return this.resolve({ found: false });
     if (isTombstone(obj, now)) return this.resolve({ found: false, context: obj.clock });
-    const shown = this.req.lww ? resolveLastWriteWins({ clock: obj.clock, siblings: liveSiblings(obj, now) }) : obj;
-    const siblings = liveSiblings(shown, now);
+    const live = liveSiblings(obj, now);
+    // one live sibling is its own last-write-wins resolution
+    const siblings = this.req.lww && live.length > 1 ? liveSiblings(resolveLastWriteWins({ clock: obj.clock, siblings: live }), now) : live;
     this.metrics.siblings.observe(siblings.length);
     this.resolve({ found: true, object: obj, siblings, context: obj.clock });
   }
@@ -131,12 +144,13 @@ export class GetFsm {
   private finish(): void {
     if (this.state === 'finished') return;
     this.state = 'finished';
-    if (this.timer) clearTimeout(this.timer);
-    const merged = this.merged();
+    this.disarmDeadline();
+    const merged = this.acc;
     if (!merged) return;
+    if (this.req.onTombstone && merged.siblings.every((s) => s.deleted) && this.slots.every((s) => s.ok && s.target.primary)) this.req.onTombstone();
     for (const s of this.slots) {
       if (!s.ok) continue;
-      if (s.obj && dominates(s.obj, merged)) continue;
+      if (s.obj && (s.obj === merged || dominates(s.obj, merged))) continue;
       this.metrics.readRepairs.inc();
       this.router.mergePut(s.target, this.req.bkey, merged, this.req.lww).catch(() => undefined);
     }

@@ -8,6 +8,13 @@ export interface Target {
   /** false for a fallback standing in for a down primary (then `for` is that primary's node) */
   primary: boolean;
   for?: string;
+  /**
+   * ring size `partition` belongs to. A coordinator stamps its targets with the
+   * ring it computed them from, so a ring that switches size (a resize
+   * completing) while the request is in flight cannot send the partition number
+   * of one ring to the vnode of another.
+   */
+  ringSize?: number;
 }
 
 /**

@@ -6,6 +6,7 @@ import type { Target } from './preflist.js';
 import type { VnodeRouter } from './router.js';
 import { countReply, emptyCounts, tally, type QuorumSpec } from './tally.js';
 import { RequestTimeoutError, UnavailableError, type PutResult } from './types.js';
+import { Deadline } from './deadline.js';
 
 export interface PutRequest {
   bkey: BKey;
@@ -26,12 +27,11 @@ export interface PutRequest {
  * answer as soon as W, and PW primaries, acknowledged) -> finished.
  * Acknowledgements are sent after the backend write, so dw is met with w.
  */
-export class PutFsm {
+export class PutFsm extends Deadline {
   state: 'prepare' | 'execute' | 'waiting' | 'finished' = 'prepare';
   private readonly counts = emptyCounts();
   private readonly spec: QuorumSpec;
   private pending = 0;
-  private timer: NodeJS.Timeout | undefined;
   private object: RkvObject | undefined;
   private resolve!: (r: PutResult) => void;
   private reject!: (e: Error) => void;
@@ -41,12 +41,10 @@ export class PutFsm {
     private readonly router: VnodeRouter,
     private readonly metrics: Metrics,
   ) {
-    this.spec = {
-      need: req.w,
-      needPrimary: req.pw,
-      asked: req.targets.length,
-      askedPrimary: req.targets.filter((t) => t.primary).length,
-    };
+    super();
+    let primaries = 0;
+    for (const t of req.targets) if (t.primary) primaries++;
+    this.spec = { need: req.w, needPrimary: req.pw, asked: req.targets.length, askedPrimary: primaries };
   }
 
   run(): Promise<PutResult> {
@@ -60,7 +58,7 @@ export class PutFsm {
       return result;
     }
     this.state = 'execute';
-    this.timer = setTimeout(() => this.onTimeout(), this.req.timeoutMs);
+    this.armDeadline(this.req.timeoutMs);
     this.coordinate(0);
     return result;
   }
@@ -92,9 +90,10 @@ export class PutFsm {
     this.object = obj;
     this.state = 'waiting';
     countReply(this.counts, true, this.req.targets[i]!.primary);
-    const others = this.req.targets.slice(i + 1);
-    this.pending = others.length;
-    for (const t of others) {
+    const targets = this.req.targets;
+    this.pending = targets.length - i - 1;
+    for (let j = i + 1; j < targets.length; j++) {
+      const t = targets[j]!;
       this.router.mergePut(t, this.req.bkey, obj, this.req.lww).then(
         () => this.onReply(t, true),
         () => this.onReply(t, false),
@@ -120,7 +119,7 @@ export class PutFsm {
     }
   }
 
-  private onTimeout(): void {
+  protected onDeadline(): void {
     if (this.state === 'finished') return;
     this.fail(new RequestTimeoutError(`put timed out after ${this.req.timeoutMs} ms (${this.counts.ok} of ${this.spec.need} acknowledgements)`));
   }
@@ -143,6 +142,6 @@ export class PutFsm {
 
   private finish(): void {
     this.state = 'finished';
-    if (this.timer) clearTimeout(this.timer);
+    this.disarmDeadline();
   }
 }

@@ -1,4 +1,4 @@
-import type { Metrics } from '../api/metrics.js';
+import type { HistogramObserver, Metrics } from '../api/metrics.js';
 import { keyHash32 } from '../ring/chash.js';
 import type { Ring } from '../ring/ring.js';
 import type { Content } from '../object/object.js';
@@ -6,7 +6,7 @@ import type { VClock } from '../object/vclock.js';
 import type { BKey } from '../vnode/vnode.js';
 import { validateProps, type BucketRegistry } from './buckets.js';
 import { GetFsm } from './get_fsm.js';
-import { preflist } from './preflist.js';
+import { preflist, type Target } from './preflist.js';
 import { PutFsm } from './put_fsm.js';
 import { reapTombstone } from './reaper.js';
 import type { VnodeRouter } from './router.js';
@@ -38,6 +38,11 @@ export const MAX_KEY_BYTES = 65536;
  * with the bucket's properties and the request's overrides.
  */
 export class KvService implements KvApi {
+  /** keys with a reap scheduled, so repeated reads of a tombstone schedule one */
+  private readonly reapsPending = new Set<string>();
+  /** coordinatorDuration series by "op outcome", bound once */
+  private readonly durations = new Map<string, HistogramObserver>();
+
   constructor(private readonly d: KvServiceDeps) {}
 
   private bkey(bucket: Buffer, key: Buffer): BKey {
@@ -53,40 +58,67 @@ export class KvService implements KvApi {
     return n;
   }
 
-  async get(bucket: Buffer, key: Buffer, opts: GetOptions = {}): Promise<GetResult> {
-    const bkey = this.bkey(bucket, key);
-    const props = this.d.buckets.get(bucket);
-    const n = this.nval(props, opts.n_val);
-    const fsm = new GetFsm(
-      {
-        bkey,
-        targets: preflist(this.d.ring(), bkey.hash32, n, this.d.upNodes()),
-        r: resolveQuorum('r', opts.r ?? props.r, n),
-        pr: resolveQuorum('pr', opts.pr ?? props.pr, n),
-        lww: !props.allow_mult || props.last_write_wins,
-        timeoutMs: opts.timeoutMs ?? this.d.timeoutMs,
-      },
-      this.d.router,
-      this.d.metrics,
-      this.d.now,
-    );
-    return this.timed('get', fsm.run(), (r) => (r.found ? 'ok' : 'notfound'));
+  /** The preference list from one snapshot of the ring, each target stamped with that ring's size. */
+  private targets(bkey: BKey, n: number): Target[] {
+    const ring = this.d.ring();
+    const targets = preflist(ring, bkey.hash32, n, this.d.upNodes());
+    // the targets are fresh objects: stamped in place (a spread copy per target costs more than the whole lookup)
+    for (const t of targets) t.ringSize = ring.ringSize;
+    return targets;
+  }
+
+  get(bucket: Buffer, key: Buffer, opts: GetOptions = {}): Promise<GetResult> {
+    let run: Promise<GetResult>;
+    try {
+      const bkey = this.bkey(bucket, key);
+      const props = this.d.buckets.get(bucket);
+      const n = this.nval(props, opts.n_val);
+      run = new GetFsm(
+        {
+          bkey,
+          targets: this.targets(bkey, n),
+          r: resolveQuorum('r', opts.r ?? props.r, n),
+          pr: resolveQuorum('pr', opts.pr ?? props.pr, n),
+          lww: !props.allow_mult || props.last_write_wins,
+          timeoutMs: opts.timeoutMs ?? this.d.timeoutMs,
+          onTombstone: () => this.scheduleReap(bucket, key, opts.n_val),
+        },
+        this.d.router,
+        this.d.metrics,
+        this.d.now,
+      ).run();
+    } catch (e) {
+      return Promise.reject(e as Error);
+    }
+    return this.timed('get', run);
   }
 
   /** Coordinator latency by quorum outcome: ok, notfound, unavailable, timeout, error. */
-  private async timed<T>(op: string, run: Promise<T>, outcomeOf: (r: T) => string): Promise<T> {
-    const end = this.d.metrics.coordinatorDuration.startTimer({ op });
-    try {
-      const r = await run;
-      end({ outcome: outcomeOf(r) });
-      return r;
-    } catch (e) {
-      end({ outcome: e instanceof UnavailableError ? 'unavailable' : e instanceof RequestTimeoutError ? 'timeout' : 'error' });
-      throw e;
-    }
+  private timed<T extends GetResult | PutResult>(op: 'get' | 'put', run: Promise<T>): Promise<T> {
+    const start = performance.now();
+    return run.then(
+      (r) => {
+        this.observe(op, 'found' in r && !r.found ? 'notfound' : 'ok', start);
+        return r;
+      },
+      (e: unknown) => {
+        this.observe(op, e instanceof UnavailableError ? 'unavailable' : e instanceof RequestTimeoutError ? 'timeout' : 'error', start);
+        throw e;
+      },
+    );
   }
 
-  async put(bucket: Buffer, key: Buffer, content: NewContent, context: VClock | undefined, opts: PutOptions = {}): Promise<PutResult> {
+  private observe(op: string, outcome: string, start: number): void {
+    const key = `${op} ${outcome}`;
+    let h = this.durations.get(key);
+    if (h === undefined) {
+      h = this.d.metrics.coordinatorDuration.labels({ op, outcome });
+      this.durations.set(key, h);
+    }
+    h.observe((performance.now() - start) / 1000);
+  }
+
+  put(bucket: Buffer, key: Buffer, content: NewContent, context: VClock | undefined, opts: PutOptions = {}): Promise<PutResult> {
     const full: Content = { value: content.value, contentType: content.contentType, lastModified: this.d.now(), deleted: false };
     if (content.expiresAt !== undefined) full.expiresAt = content.expiresAt;
     return this.write(bucket, key, full, opts.overwrite ? undefined : (context ?? {}), opts);
@@ -106,11 +138,19 @@ export class KvService implements KvApi {
   private scheduleReap(bucket: Buffer, key: Buffer, nOverride: number | undefined): void {
     const mode = this.d.deleteMode ?? DEFAULT_DELETE_MODE_MS;
     if (mode === 'keep') return;
+    const pending = `${nOverride ?? ''}:${bucket.toString('hex')}:${key.toString('hex')}`;
+    if (this.reapsPending.has(pending)) return;
+    this.reapsPending.add(pending);
     const timer = setTimeout(() => {
+      this.reapsPending.delete(pending);
       const bkey = this.bkey(bucket, key);
       const n = this.nval(this.d.buckets.get(bucket), nOverride);
-      const targets = preflist(this.d.ring(), bkey.hash32, n, this.d.upNodes());
-      reapTombstone(this.d.router, targets, n, bkey).then(
+      const targets = this.targets(bkey, n);
+      // copies fallbacks wrote: the same partitions on every other member (all must be reachable to be sure)
+      const members = Object.keys(this.d.ring().members);
+      const up = this.d.upNodes();
+      const elsewhere = members.every((m) => up.has(m)) ? targets.flatMap((t) => members.filter((m) => m !== t.node).map((node) => ({ ...t, node, primary: false }))) : undefined;
+      reapTombstone(this.d.router, targets, n, bkey, elsewhere).then(
         (outcome) => this.d.metrics.tombstoneReaps.inc({ outcome }),
         () => this.d.metrics.tombstoneReaps.inc({ outcome: 'kept' }),
       );
@@ -119,31 +159,37 @@ export class KvService implements KvApi {
   }
 
   private write(bucket: Buffer, key: Buffer, content: Content, context: VClock | undefined, opts: PutOptions): Promise<PutResult> {
-    const bkey = this.bkey(bucket, key);
-    const props = this.d.buckets.get(bucket);
-    const n = this.nval(props, opts.n_val);
-    const w = Math.max(resolveQuorum('w', opts.w ?? props.w, n), resolveQuorum('dw', opts.dw ?? props.dw, n));
-    const targets = preflist(this.d.ring(), bkey.hash32, n, this.d.upNodes());
-    // coordinate on a local vnode when we hold one: one network hop less, as riak's put forwarding achieves
-    const local = targets.findIndex((t) => t.node === this.d.self);
-    if (local > 0) targets.unshift(...targets.splice(local, 1));
-    const fallbacks = targets.filter((t) => !t.primary).length;
-    if (fallbacks > 0) this.d.metrics.fallbackWrites.inc(fallbacks);
-    const fsm = new PutFsm(
-      {
-        bkey,
-        targets,
-        content,
-        context,
-        w,
-        pw: resolveQuorum('pw', opts.pw ?? props.pw, n),
-        lww: !props.allow_mult || props.last_write_wins,
-        timeoutMs: opts.timeoutMs ?? this.d.timeoutMs,
-      },
-      this.d.router,
-      this.d.metrics,
-    );
-    return this.timed('put', fsm.run(), () => 'ok');
+    let run: Promise<PutResult>;
+    try {
+      const bkey = this.bkey(bucket, key);
+      const props = this.d.buckets.get(bucket);
+      const n = this.nval(props, opts.n_val);
+      const w = Math.max(resolveQuorum('w', opts.w ?? props.w, n), resolveQuorum('dw', opts.dw ?? props.dw, n));
+      const targets = this.targets(bkey, n);
+      // coordinate on a local vnode when we hold one: one network hop less, as riak's put forwarding achieves
+      const local = targets.findIndex((t) => t.node === this.d.self);
+      if (local > 0) targets.unshift(...targets.splice(local, 1));
+      let fallbacks = 0;
+      for (const t of targets) if (!t.primary) fallbacks++;
+      if (fallbacks > 0) this.d.metrics.fallbackWrites.inc(fallbacks);
+      run = new PutFsm(
+        {
+          bkey,
+          targets,
+          content,
+          context,
+          w,
+          pw: resolveQuorum('pw', opts.pw ?? props.pw, n),
+          lww: !props.allow_mult || props.last_write_wins,
+          timeoutMs: opts.timeoutMs ?? this.d.timeoutMs,
+        },
+        this.d.router,
+        this.d.metrics,
+      ).run();
+    } catch (e) {
+      return Promise.reject(e as Error);
+    }
+    return this.timed('put', run);
   }
 
   bucketProps(bucket: Buffer): BucketProps {

@@ -64,10 +64,17 @@ export function applyWrite(local: RkvObject | undefined, context: VClock, conten
   const base = local ?? { clock: {}, siblings: [] };
   const counter = Math.max(base.clock[actor] ?? 0, context[actor] ?? 0) + 1;
   const kept = base.siblings.filter((s) => !covered(s.dot, context));
-  const clock = { ...mergeClocks(base.clock, context), [actor]: counter };
-  const siblings = sortSiblings([...kept, { ...content, dot: [actor, counter] }]);
+  const clock = mergeClocks(base.clock, context) as Record<string, number>;
+  clock[actor] = counter;
+  const siblings = sortSiblings([...kept, newSibling(content, [actor, counter])]);
   if (siblings.length > SIBLING_LIMIT) throw new SiblingLimitError(siblings.length);
   return { clock: sortClock(clock), siblings };
+}
+
+/** `{ ...content, dot }`, spelled out: a spread plus a property is several times slower in V8. */
+function newSibling(content: Content, dot: Dot): Sibling {
+  if (content.expiresAt === undefined) return { value: content.value, contentType: content.contentType, lastModified: content.lastModified, deleted: content.deleted, dot };
+  return { value: content.value, contentType: content.contentType, lastModified: content.lastModified, deleted: content.deleted, expiresAt: content.expiresAt, dot };
 }
 
 /**

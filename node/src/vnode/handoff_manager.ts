@@ -116,11 +116,13 @@ export class HandoffManager {
     for (let p = 0; p < ring.ringSize; p++) {
       const owner = ring.owners[p]!;
       if (owner === self || involved.has(p) || !ring.members[owner]) continue;
-      if (this.active.has(key({ type: 'hinted', partition: p, from: self, to: owner }))) {
-        jobs.push({ type: 'hinted', partition: p, from: self, to: owner });
+      // a hinted job names its ring size: if the ring switches size while it runs, it still folds and drops that vnode
+      const hinted: HandoffJob = { type: 'hinted', partition: p, from: self, to: owner, size: ring.ringSize };
+      if (this.active.has(key(hinted))) {
+        jobs.push(hinted);
         continue;
       }
-      if (!(await this.o.vnodes.vnode(p).isEmpty())) jobs.push({ type: 'hinted', partition: p, from: self, to: owner });
+      if (!(await this.o.vnodes.vnode(p).isEmpty())) jobs.push(hinted);
     }
     for (const p of this.repairs) jobs.push({ type: 'repair', partition: p, from: 'neighbours', to: self });
     // a committed resize: copy each old partition we own into the new ring
@@ -145,7 +147,9 @@ export class HandoffManager {
     this.ticking = true;
     try {
       const ring = this.o.ring.current;
-      this.wanted = await this.computeWanted(ring);
+      const wanted = await this.computeWanted(ring);
+      // computeWanted awaits: a job may have finished and changed the ring meanwhile, and must not run again
+      this.wanted = this.o.ring.current === ring ? wanted : wanted.filter((j) => !this.obsolete(j));
       const now = this.now();
       for (const job of this.wanted) {
         if (this.active.size >= this.limit) break;
@@ -162,6 +166,14 @@ export class HandoffManager {
     } finally {
       this.ticking = false;
     }
+  }
+
+  /** An ownership or hinted job the current ring no longer asks for (its transfer completed, the owner changed, we left). */
+  private obsolete(job: HandoffJob): boolean {
+    const r = this.o.ring.current;
+    if (job.type === 'ownership') return !r.next.some((t) => t.partition === job.partition && t.from === job.from && t.to === job.to);
+    if (job.type === 'hinted' && (job.size === undefined || job.size === r.ringSize)) return r.owners[job.partition] !== job.to || !r.members[job.to];
+    return false;
   }
 
   private run(job: HandoffJob): void {
@@ -196,15 +208,16 @@ export class HandoffManager {
       });
     } else {
       this.o.service.setForwarding(job.partition, job.to);
-      work = sendPartition(job, {
+      // inside the promise: a peer that is no longer a member fails the job (retried) instead of leaving it active forever
+      work = Promise.resolve().then(() => sendPartition(job, {
         transport: this.o.transport,
         peer: this.o.ring.peer(job.to),
-        vnode: this.o.vnodes.vnode(job.partition),
+        vnode: this.o.vnodes.vnode(job.partition, job.size),
         ringVersion: this.o.ring.current.version,
         inactivityTimeoutMs: this.o.inactivityTimeoutMs ?? 30_000,
         progress: a.progress,
         cancelled,
-      });
+      }));
     }
     work
       .then(() => this.finishJob(job))
@@ -264,7 +277,7 @@ export class HandoffManager {
         await new Promise((r) => setTimeout(r, 50));
       }
     }
-    await this.o.vnodes.vnode(job.partition).drop();
+    await this.o.vnodes.vnode(job.partition, job.size).drop();
   }
 
   localRows(): TransferRow[] {

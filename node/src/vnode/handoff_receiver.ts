@@ -29,8 +29,10 @@ export function registerHandoffReceiver(deps: {
     return { ok: true };
   });
   transport.handle('handoff_batch', async (body) => {
-    const b = body as { partition: number; items: [Buffer, Buffer, number, Buffer][] };
-    const vnode = vnodes.vnode(b.partition);
+    const b = body as { partition: number; items: [Buffer, Buffer, number, Buffer][]; size?: number };
+    // the sender's ring size: partition numbers of two ring sizes must never be mixed (data of
+    // another size than ours is re-homed by the handoff manager)
+    const vnode = vnodes.vnode(b.partition, typeof b.size === 'number' ? b.size : undefined);
     await Promise.all(
       b.items.map(([bucket, key, hash32, value]) => {
         const bk = Buffer.from(bucket);

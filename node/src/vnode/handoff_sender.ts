@@ -15,7 +15,7 @@ export interface HandoffJob {
   from: string;
   /** receiving node; for a resize '*' (each key goes to its replicas in the new ring) */
   to: string;
-  /** ring size of the source vnode (resize jobs; others use the current ring) */
+  /** ring size of the source vnode (resize and hinted jobs; ownership ones use the current ring) */
   size?: number;
 }
 
@@ -48,7 +48,7 @@ export async function sendPartition(job: HandoffJob, o: SendOptions): Promise<vo
     const batch = await o.vnode.foldBatch(after, BATCH_ITEMS, BATCH_BYTES);
     if (batch.items.length > 0) {
       const items = batch.items.map((i) => [i.bkey.bucket, i.bkey.key, i.bkey.hash32, i.value]);
-      await o.transport.request(o.peer, 'handoff_batch', { partition: job.partition, type: job.type, items }, { timeoutMs });
+      await o.transport.request(o.peer, 'handoff_batch', { partition: job.partition, type: job.type, items, ...(job.size ? { size: job.size } : {}) }, { timeoutMs });
       o.progress.objects += batch.items.length;
       for (const i of batch.items) o.progress.bytes += i.value.length + i.bkey.key.length + i.bkey.bucket.length;
     }

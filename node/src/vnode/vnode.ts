@@ -4,6 +4,7 @@ import { decodeObject, encodeObject } from '../object/codec.js';
 import { applyWrite, mergeObjects, resolveLastWriteWins, type Content, type RkvObject } from '../object/object.js';
 import { clocksEqual, type VClock } from '../object/vclock.js';
 import { KeyLock } from './key_lock.js';
+import { syncPointAccess, type MemoEntry, type SyncPointAccess } from '../backend/memory.js';
 
 const ZERO = Buffer.from([0]);
 
@@ -11,6 +12,15 @@ export interface BKey {
   bucket: Buffer;
   key: Buffer;
   hash32: number;
+}
+
+/** One read-modify-write step: the object to store, given the stored one. */
+type Update = (local: RkvObject | undefined) => RkvObject;
+
+interface QueuedUpdate {
+  update: Update;
+  resolve: (obj: RkvObject) => void;
+  reject: (err: Error) => void;
 }
 
 export interface ObjectVisitor {
@@ -24,6 +34,10 @@ export interface ObjectVisitor {
  */
 export class Vnode {
   private readonly lock = new KeyLock();
+  /** set when the backend can run a read-modify-write synchronously (memory) */
+  private readonly sync: SyncPointAccess | undefined;
+  /** updates waiting for the next cycle of a key whose cycle is queued or running, by lock id */
+  private readonly waiting = new Map<string, QueuedUpdate[]>();
 
   constructor(
     readonly partition: number,
@@ -31,43 +45,113 @@ export class Vnode {
     private readonly backend: Backend,
     /** DVV actor for writes this vnode coordinates: node incarnation + partition */
     readonly actor: string,
-  ) {}
+  ) {
+    this.sync = syncPointAccess(backend);
+  }
 
   private storageKey(b: BKey): Buffer {
     return encodeStorageKey({ ringLog2: this.ringLog2, partition: this.partition, hash32: b.hash32, bucket: b.bucket, key: b.key });
   }
 
-  async get(b: BKey): Promise<RkvObject | undefined> {
-    const raw = await this.backend.get(this.storageKey(b));
-    return raw ? decodeObject(raw) : undefined;
+  get(b: BKey): Promise<RkvObject | undefined> {
+    try {
+      const sk = this.storageKey(b);
+      if (this.sync === undefined) return this.backend.get(sk).then((raw) => (raw ? decodeObject(raw) : undefined));
+      const entry = this.sync.peek(sk);
+      return Promise.resolve(entry ? decodedMemo(entry) : undefined);
+    } catch (err) {
+      return Promise.reject(toError(err));
+    }
   }
 
   /**
    * A write this vnode coordinates: advances its own DVV entry. With
    * `context` undefined the write supersedes whatever this replica holds.
    */
-  async coordinatePut(b: BKey, content: Content, context: VClock | undefined, lww: boolean): Promise<RkvObject> {
-    const sk = this.storageKey(b);
-    return this.lock.run(sk, async () => {
-      const raw = await this.backend.get(sk);
-      const local = raw ? decodeObject(raw) : undefined;
-      let obj = applyWrite(local, context ?? local?.clock ?? {}, content, this.actor);
-      if (lww) obj = resolveLastWriteWins(obj);
-      await this.backend.put(sk, encodeObject(obj));
-      return obj;
+  coordinatePut(b: BKey, content: Content, context: VClock | undefined, lww: boolean): Promise<RkvObject> {
+    return this.update(b, (local) => {
+      const obj = applyWrite(local, context ?? local?.clock ?? {}, content, this.actor);
+      return lww ? resolveLastWriteWins(obj) : obj;
     });
   }
 
   /** A replica write (from a coordinator, read repair or handoff): merged, never blindly overwritten. */
-  async mergePut(b: BKey, incoming: RkvObject, lww: boolean): Promise<RkvObject> {
-    const sk = this.storageKey(b);
-    return this.lock.run(sk, async () => {
-      const raw = await this.backend.get(sk);
-      let obj = raw ? mergeObjects(decodeObject(raw), incoming) : incoming;
-      if (lww) obj = resolveLastWriteWins(obj);
-      await this.backend.put(sk, encodeObject(obj));
-      return obj;
+  mergePut(b: BKey, incoming: RkvObject, lww: boolean): Promise<RkvObject> {
+    return this.update(b, (local) => {
+      const obj = local ? mergeObjects(local, incoming) : incoming;
+      return lww ? resolveLastWriteWins(obj) : obj;
     });
+  }
+
+  /**
+   * Applies `update` to the stored object of `sk` and stores the result, with
+   * no other update of the key in between. On a synchronous backend with no
+   * cycle of the key in progress that is one synchronous step. Otherwise the
+   * updates queue per key: every update that arrived while a cycle ran forms
+   * the next cycle, which reads once, applies them in arrival order and writes
+   * once (a hot key costs one read and one write per cycle, not per update).
+   * Each caller gets the object its own update produced, once the cycle's
+   * write is done; any sequential run of the same updates could have produced
+   * the same results, and the intermediate objects were never readable.
+   */
+  private update(b: BKey, update: Update): Promise<RkvObject> {
+    let sk: Buffer;
+    let id: string;
+    try {
+      sk = this.storageKey(b);
+      // With nothing queued or locked anywhere in the vnode the key's id is not even needed.
+      const idle = this.waiting.size === 0 && this.lock.size === 0;
+      id = idle ? '' : KeyLock.id(sk);
+      const queue = idle ? undefined : this.waiting.get(id);
+      if (queue !== undefined) return new Promise((resolve, reject) => queue.push({ update, resolve, reject }));
+      if (this.sync !== undefined && (idle || !this.lock.held(id))) {
+        const entry = this.sync.peek(sk);
+        const obj = update(entry ? decodedMemo(entry) : undefined);
+        this.sync.putOwned(sk, encodeObject(obj), obj);
+        return Promise.resolve(obj);
+      }
+      if (idle) id = KeyLock.id(sk);
+    } catch (err) {
+      return Promise.reject(toError(err));
+    }
+    const batch: QueuedUpdate[] = [];
+    this.waiting.set(id, batch);
+    const mine = new Promise<RkvObject>((resolve, reject) => batch.push({ update, resolve, reject }));
+    void this.lock.runId(id, () => {
+      // From here on new updates of the key form the next cycle.
+      if (this.waiting.get(id) === batch) this.waiting.delete(id);
+      return this.cycle(sk, batch);
+    });
+    return mine;
+  }
+
+  /** One read, the updates in order, one write; never rejects (each update's caller hears its own outcome). */
+  private async cycle(sk: Buffer, batch: QueuedUpdate[]): Promise<void> {
+    const results: (RkvObject | Error)[] = [];
+    try {
+      const raw = await this.backend.get(sk);
+      let obj = raw ? decodeObject(raw) : undefined;
+      let changed = false;
+      for (const q of batch) {
+        try {
+          obj = q.update(obj);
+          changed = true;
+          results.push(obj);
+        } catch (err) {
+          // a refused update (e.g. too many siblings) leaves the object to the next one
+          results.push(toError(err));
+        }
+      }
+      if (changed) await this.backend.put(sk, encodeObject(obj!));
+    } catch (err) {
+      // the read or the write failed: no update of the cycle took effect
+      for (let i = 0; i < batch.length; i++) if (!(results[i] instanceof Error)) results[i] = toError(err);
+    }
+    for (let i = 0; i < batch.length; i++) {
+      const r = results[i]!;
+      if (r instanceof Error) batch[i]!.reject(r);
+      else batch[i]!.resolve(r);
+    }
   }
 
   /**
@@ -136,4 +220,13 @@ export class Vnode {
   async drop(): Promise<void> {
     await this.backend.dropRange(vnodeRange(this.ringLog2, this.partition));
   }
+}
+
+/** The decoded object of a stored value, decoded once per stored value. */
+function decodedMemo(entry: MemoEntry): RkvObject {
+  return (entry.memo as RkvObject | undefined) ?? (entry.memo = decodeObject(entry.value));
+}
+
+function toError(err: unknown): Error {
+  return err instanceof Error ? err : new Error(String(err));
 }

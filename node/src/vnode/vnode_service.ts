@@ -91,7 +91,8 @@ export class VnodeService {
     if (owner === undefined || owner === this.ring.self) return undefined;
     // still the sender of a pending ownership transfer: we serve until it completes
     if (r.next.some((t) => t.partition === partition && t.from === this.ring.self)) return undefined;
-    return this.transport.isReachable(owner) ? owner : undefined;
+    // not dialled yet counts as up: serving from our (stale or empty) copy instead would be worse
+    return this.transport.isDown(owner) ? undefined : owner;
   }
 
   async get(partition: number, b: BKey, primary: boolean, forwarded: boolean, size: number): Promise<RkvObject | undefined> {
@@ -185,20 +186,21 @@ export class VnodeService {
   /** The coordinators' router: local targets call straight in, remote ones go over the transport. */
   router(): VnodeRouter {
     const self = this.ring.self;
-    // targets come from the current ring (the old one, while a resize copies)
-    const rs = () => this.ring.current.ringSize;
+    // targets come from the current ring (the old one, while a resize copies); the size they were
+    // computed with goes along, as the ring can switch size while a request is in flight
+    const rs = (t: Target) => t.ringSize ?? this.ring.current.ringSize;
     return {
-      get: (t: Target, b) => (t.node === self ? this.get(t.partition, b, t.primary, false, rs()) : remoteGet(this.transport, this.ring.peer(t.node), t.partition, b, t.primary, false, rs())),
+      get: (t: Target, b) => (t.node === self ? this.get(t.partition, b, t.primary, false, rs(t)) : remoteGet(this.transport, this.ring.peer(t.node), t.partition, b, t.primary, false, rs(t))),
       coordinatePut: (t: Target, b, content, ctx, lww) =>
         t.node === self
-          ? this.coordinatePut(t.partition, b, content, ctx, lww, t.primary, false, rs())
-          : remoteCoordinatePut(this.transport, this.ring.peer(t.node), t.partition, b, content, ctx, lww, t.primary, false, rs()),
+          ? this.coordinatePut(t.partition, b, content, ctx, lww, t.primary, false, rs(t))
+          : remoteCoordinatePut(this.transport, this.ring.peer(t.node), t.partition, b, content, ctx, lww, t.primary, false, rs(t)),
       mergePut: (t: Target, b, obj, lww) =>
-        t.node === self ? this.mergePut(t.partition, b, obj, lww, t.primary, false, rs()) : remoteMergePut(this.transport, this.ring.peer(t.node), t.partition, b, obj, lww, t.primary, false, rs()),
+        t.node === self ? this.mergePut(t.partition, b, obj, lww, t.primary, false, rs(t)) : remoteMergePut(this.transport, this.ring.peer(t.node), t.partition, b, obj, lww, t.primary, false, rs(t)),
       reap: async (t: Target, b, clock) =>
         t.node === self
-          ? this.vnodes.vnode(t.partition).reap(b, clock)
-          : ((await this.transport.request(this.ring.peer(t.node), 'vnode_reap', { ...wire(t.partition, b, t.primary, false, rs()), clock: Object.entries(clock) })) as boolean),
+          ? this.vnodes.vnode(t.partition, rs(t)).reap(b, clock)
+          : ((await this.transport.request(this.ring.peer(t.node), 'vnode_reap', { ...wire(t.partition, b, t.primary, false, rs(t)), clock: Object.entries(clock) })) as boolean),
     };
   }
 }

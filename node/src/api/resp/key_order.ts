@@ -22,20 +22,32 @@ interface Queue {
 
 /** Held by a running command; pass it to release() when the command is done. */
 export interface Hold {
-  names: string[];
-  writes: boolean[];
+  /** the keys (null: the whole keyspace) */
+  readonly keys: Buffer[] | null;
+  readonly write: boolean;
+  /** the distinct keys as queue names, set once the hold is registered in the queues */
+  names: string[] | null;
 }
 
-// Key names are prefixed so that no key can be mistaken for the keyspace marker.
-const KEYSPACE = '*';
-const keyName = (k: Buffer): string => 'k' + k.toString('latin1');
+/** latin1 maps each byte to one UTF-16 unit: a lossless Map key. */
+const keyName = (k: Buffer): string => k.toString('latin1');
 
 export class KeyOrder {
   private readonly queues = new Map<string, Queue>();
+  /** Key commands share the keyspace queue as readers; keyspace commands take it alone. */
+  private readonly keyspace: Queue = { readers: 0, writer: false, waiting: [] };
+  /**
+   * The one command running while nothing else runs or waits (always the case
+   * for a client that does not pipeline). It cannot conflict with anything, so
+   * it stays out of the queues until a second command arrives.
+   */
+  private solo: Hold | null = null;
 
-  /** Number of keys with commands running or waiting (for tests). */
+  /** Number of keys (and the keyspace) with commands running or waiting (for tests). */
   get size(): number {
-    return this.queues.size;
+    const ks = this.keyspace;
+    if (this.solo !== null) return this.solo.keys === null ? 1 : new Set(this.solo.keys.map(keyName)).size + 1;
+    return this.queues.size + (ks.readers > 0 || ks.writer || ks.waiting.length > 0 ? 1 : 0);
   }
 
   /**
@@ -44,56 +56,89 @@ export class KeyOrder {
    * resolves once it may run. Call release() only after it ran.
    */
   acquire(keys: Buffer[] | null, write: boolean): { hold: Hold; wait: Promise<void> | null } {
-    let names: string[];
-    if (keys === null) names = [KEYSPACE];
-    else if (keys.length === 1) names = [keyName(keys[0]!), KEYSPACE];
-    else names = [...new Set(keys.map(keyName)), KEYSPACE];
+    const hold: Hold = { keys, write, names: null };
+    if (this.solo === null && this.idle()) {
+      this.solo = hold;
+      return { hold, wait: null };
+    }
+    if (this.solo !== null) {
+      // Nothing waits behind the solo command, so registering it late changes nothing.
+      const solo = this.solo;
+      this.solo = null;
+      this.enqueue(solo, { blocked: 0, resolve: null });
+    }
     const ticket: Ticket = { blocked: 0, resolve: null };
-    const writes: boolean[] = [];
+    this.enqueue(hold, ticket);
+    if (ticket.blocked === 0) return { hold, wait: null };
+    return { hold, wait: new Promise<void>((resolve) => (ticket.resolve = resolve)) };
+  }
+
+  private idle(): boolean {
+    const ks = this.keyspace;
+    return this.queues.size === 0 && ks.readers === 0 && !ks.writer && ks.waiting.length === 0;
+  }
+
+  private enqueue(hold: Hold, ticket: Ticket): void {
+    const keys = hold.keys;
+    let names: string[];
+    if (keys === null) names = [];
+    else if (keys.length === 1) names = [keyName(keys[0]!)];
+    else names = [...new Set(keys.map(keyName))];
     for (const n of names) {
-      // Key commands share the keyspace marker as readers; keyspace commands take it alone.
-      const w = n === KEYSPACE ? keys === null : write;
-      writes.push(w);
       let q = this.queues.get(n);
       if (q === undefined) {
         q = { readers: 0, writer: false, waiting: [] };
         this.queues.set(n, q);
       }
-      if (q.waiting.length === 0 && !q.writer && (!w || q.readers === 0)) {
-        if (w) q.writer = true;
-        else q.readers++;
-      } else {
-        q.waiting.push({ ticket, write: w });
-        ticket.blocked++;
-      }
+      take(q, ticket, hold.write);
     }
-    const hold = { names, writes };
-    if (ticket.blocked === 0) return { hold, wait: null };
-    return { hold, wait: new Promise<void>((resolve) => (ticket.resolve = resolve)) };
+    take(this.keyspace, ticket, keys === null);
+    hold.names = names;
   }
 
   release(hold: Hold): void {
-    for (let i = 0; i < hold.names.length; i++) {
-      const n = hold.names[i]!;
+    if (hold === this.solo) {
+      this.solo = null;
+      return;
+    }
+    const names = hold.names;
+    if (names === null) return;
+    for (const n of names) {
       const q = this.queues.get(n);
       if (q === undefined) continue;
-      if (hold.writes[i]) q.writer = false;
-      else q.readers--;
-      this.promote(q);
+      leave(q, hold.write);
       if (q.readers === 0 && !q.writer && q.waiting.length === 0) this.queues.delete(n);
     }
+    leave(this.keyspace, hold.keys === null);
   }
+}
 
-  /** Starts the waiting head, and the reads following it when it reads too. */
-  private promote(q: Queue): void {
-    let started = 0;
-    for (const next of q.waiting) {
-      if (q.writer || (next.write && q.readers > 0)) break;
-      if (next.write) q.writer = true;
-      else q.readers++;
-      started++;
-      if (--next.ticket.blocked === 0) next.ticket.resolve?.();
-    }
-    if (started > 0) q.waiting.splice(0, started);
+/** Runs in the queue when nothing is ahead of it and the mode allows, else waits in line. */
+function take(q: Queue, ticket: Ticket, write: boolean): void {
+  if (q.waiting.length === 0 && !q.writer && (!write || q.readers === 0)) {
+    if (write) q.writer = true;
+    else q.readers++;
+  } else {
+    q.waiting.push({ ticket, write });
+    ticket.blocked++;
   }
+}
+
+function leave(q: Queue, write: boolean): void {
+  if (write) q.writer = false;
+  else q.readers--;
+  promote(q);
+}
+
+/** Starts the waiting head, and the reads following it when it reads too. */
+function promote(q: Queue): void {
+  let started = 0;
+  for (const next of q.waiting) {
+    if (q.writer || (next.write && q.readers > 0)) break;
+    if (next.write) q.writer = true;
+    else q.readers++;
+    started++;
+    if (--next.ticket.blocked === 0) next.ticket.resolve?.();
+  }
+  if (started > 0) q.waiting.splice(0, started);
 }

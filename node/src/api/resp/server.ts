@@ -9,7 +9,7 @@ import type { KvApi } from '../../kv/types.js';
 import type { Metrics } from '../metrics.js';
 import { buildTable, CommandRunner, newConnState, type ConnState, type Env, type InfoSections } from './commands.js';
 import { RespParser } from './parser.js';
-import { encodeReply, R, ReplyQueue, type Proto, type Reply } from './writer.js';
+import { encodeReply, R, ReplyQueue, type Proto, type Reply, type ReplySlot } from './writer.js';
 
 export interface RespServerOptions {
   kv: KvApi;
@@ -178,20 +178,18 @@ class Connection {
   }
 
   private onCommand(args: Buffer[]): void {
-    const result = this.runner.run(this.state, args);
+    let slot: ReplySlot | null = null;
+    const now = this.runner.dispatch(this.state, args, (reply) => {
+      this.queue.fill(slot!, encode(reply, proto));
+      // The last outstanding reply goes out at once; earlier ones wait for their batch.
+      if (this.queue.pending === 0) this.flush();
+      else this.scheduleFlush();
+    });
     // Captured after the synchronous part ran: HELLO 3 answers in RESP3 already.
     const proto = this.state.proto;
-    if (result instanceof Promise) {
-      const slot = this.queue.reserve();
-      void result.then((reply) => {
-        this.queue.fill(slot, encode(reply, proto));
-        // The last outstanding reply goes out at once; earlier ones wait for their batch.
-        if (this.queue.pending === 0) this.flush();
-        else this.scheduleFlush();
-      });
-    } else {
-      this.queue.push(encode(result, proto));
-    }
+    // dispatch() never calls back before it returned, so the slot is there in time.
+    if (now === undefined) slot = this.queue.reserve();
+    else this.queue.push(encode(now, proto));
     if (this.state.quit) {
       this.parser.stop();
       this.closeWhenDone = true;
