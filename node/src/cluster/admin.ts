@@ -98,7 +98,7 @@ export function clusterAdmin(d: ClusterAdminDeps): Required<Pick<AdminApi, 'memb
     async ringStatus() {
       const r = d.ring.current;
       const unreachable = Object.keys(r.members).filter((m) => !d.isUp(m));
-      return { claimant: r.claimant, ringReady: unreachable.length === 0 && r.staged.length === 0, ringSize: r.ringSize, pendingOwnershipTransfers: r.next.length, unreachable, staged: r.staged, version: r.version, ...(r.resize ? { resize: { to: r.resize.size, pendingPartitions: r.resize.pending.length } } : {}) };
+      return { claimant: r.claimant, ringReady: unreachable.length === 0 && r.staged.length === 0, ringSize: r.ringSize, createdRingSize: r.createdRingSize, pendingOwnershipTransfers: r.next.length, unreachable, staged: r.staged, version: r.version, ...(r.resize ? { resize: { to: r.resize.size, pendingPartitions: r.resize.pending.length } } : {}) };
     },
     async transfers() {
       const r = d.ring.current;
