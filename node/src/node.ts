@@ -52,8 +52,9 @@ async function loadOrCreateRing(cfg: NodeConfig, self: Member): Promise<Ring> {
       throw new Error(`data dir ${cfg.dataDir} was created with ring size ${saved.createdRingSize}, not ${cfg.ringSize}`);
     }
     if (!saved.members[cfg.name]) throw new Error(`data dir ${cfg.dataDir} belongs to another node (its ring does not list ${cfg.name})`);
-    // our addresses may have changed across restarts (ports, pod IPs): the ring carries the current ones
-    return { ...saved, members: { ...saved.members, [cfg.name]: { ...saved.members[cfg.name]!, clusterAddress: self.clusterAddress, httpAddress: self.httpAddress } } };
+    // our addresses may have changed across restarts (ports, pod IPs): the ring manager has the
+    // claimant record the current ones (a new ring version), or peers would keep dialling the old
+    return saved;
   }
   const ring = freshRing(randomBytes(8).toString('hex'), cfg.clusterName, self, cfg.ringSize);
   await saveRing(cfg.dataDir, ring);
@@ -224,10 +225,7 @@ export async function startNode(cfg: NodeConfig, deps: NodeDeps = {}): Promise<R
     const http = await listenHttp(app, cfg.httpPort, cfg.bind);
     cleanups.push(() => http.close());
     const httpAddr = hostPort(cfg.advertise, http.address.port);
-    if (ringManager.current.members[cfg.name]!.httpAddress !== httpAddr) {
-      const r = ringManager.current;
-      ringManager.adopt({ ...r, members: { ...r.members, [cfg.name]: { ...r.members[cfg.name]!, httpAddress: httpAddr } } });
-    }
+    // the ring manager records it in the ring (with our cluster address) from its first gossip round
     (self as { httpAddress: string }).httpAddress = httpAddr;
 
     ringManager.start();

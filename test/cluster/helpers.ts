@@ -193,6 +193,13 @@ export class TestNode {
     return this.start();
   }
 
+  /** Same name and data dir, new ports (as a pod that comes back with a new IP). */
+  async restartOnNewPorts(): Promise<this> {
+    await this.stop();
+    Object.assign(this.ports, { resp: await freePort(), http: await freePort(), cluster: await freePort() });
+    return this.start();
+  }
+
   /** Stops the process and removes its data dir. */
   async destroy(): Promise<void> {
     await this.stop(5000);

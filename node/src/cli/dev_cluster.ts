@@ -8,7 +8,8 @@
  *
  * The children run in their own process group, so a Ctrl-C at the terminal
  * reaches only this process, which then sends each child exactly one SIGTERM
- * (a second signal would make `rkv start` exit at once, unflushed).
+ * (a second signal would make `rkv start` exit at once, unflushed). The
+ * flip side: if dev-cluster is killed with SIGKILL, its nodes keep running.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync } from 'node:fs';

@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import { freshRing, isMember, type Member, type Ring } from '../ring/ring.js';
-import { setBucketProps, stageResize, abortResize, completeResizePartition, clearStaged, commit, completeTransfer, mergeRings, plan, removeExited, stageForceRemove, stageJoin, stageLeave, takeOverClaimant, MembershipError, type Plan } from '../ring/membership.js';
+import { setBucketProps, stageResize, abortResize, completeResizePartition, clearStaged, commit, completeTransfer, mergeRings, plan, removeExited, stageForceRemove, stageJoin, stageLeave, takeOverClaimant, MembershipError, type Plan, updateAddresses } from '../ring/membership.js';
 import { saveRing } from '../ring/ring_store.js';
 import type { PendingTransfer } from '../ring/ring.js';
 import { TransportError, type Transport } from './transport.js';
@@ -21,6 +21,7 @@ export type ClaimantOp =
   | { op: 'clear' }
   | { op: 'complete'; transfer: PendingTransfer }
   | { op: 'exited'; node: string }
+  | { op: 'addresses'; node: string; clusterAddress: string; httpAddress: string }
   | { op: 'bucket_props'; bucket: string; props: Record<string, unknown> }
   | { op: 'resize'; size: number; by: string }
   | { op: 'resize_abort' }
@@ -56,7 +57,7 @@ export class RingManager {
   ) {
     this.ring = initial;
     const t = o.transport;
-    t.onCast('ring_version', (body, from) => this.onVersion(body as { clusterId: string; version: number; digest: string }, from));
+    t.onCast('ring_version', (body, from) => this.onVersion(body as { clusterId: string; version: number; digest: string; address?: string }, from));
     t.onCast('ring_gossip', (body) => this.offer(body as Ring));
     t.handle('ring_get', async () => this.ring);
     t.handle('claimant_op', async (body) => this.claimantOp(body as ClaimantOp & { hops?: number }));
@@ -101,16 +102,42 @@ export class RingManager {
   private gossipRound(): void {
     this.o.onGossipRound?.();
     const r = this.ring;
-    const msg = { clusterId: r.clusterId, version: r.version, digest: ringDigest(r) };
+    const msg = { clusterId: r.clusterId, version: r.version, digest: ringDigest(r), address: this.o.self.clusterAddress };
     for (const m of Object.values(r.members)) {
       if (m.name !== this.self && m.clusterAddress) this.o.transport.cast({ name: m.name, address: m.clusterAddress }, 'ring_version', msg);
     }
     this.maybeTakeOverClaimant();
+    this.maybeRecordAddresses();
   }
 
-  private onVersion(v: { clusterId: string; version: number; digest: string }, from: string): void {
+  /**
+   * The ring lists other addresses for us than we listen on (restarted on a
+   * new port or pod IP): peers would dial the old ones forever, so the
+   * claimant records the new ones (a versioned change every node adopts).
+   */
+  private recordingAddresses = false;
+  private maybeRecordAddresses(): void {
+    const me = this.ring.members[this.self];
+    const { clusterAddress, httpAddress } = this.o.self;
+    if (!me || this.recordingAddresses || (me.clusterAddress === clusterAddress && me.httpAddress === httpAddress)) return;
+    this.recordingAddresses = true;
+    this.o.logger.info({ node: this.self, clusterAddress, httpAddress, was: me.clusterAddress }, 'recording our new addresses in the ring');
+    this.claimantOp({ op: 'addresses', node: this.self, clusterAddress, httpAddress })
+      .catch((e: Error) => this.o.logger.warn({ err: e.message }, 'could not record our addresses at the claimant; retrying'))
+      .finally(() => {
+        this.recordingAddresses = false;
+      });
+  }
+
+  private onVersion(v: { clusterId: string; version: number; digest: string; address?: string }, from: string): void {
     const r = this.ring;
-    if (v.clusterId !== r.clusterId || !isMember(r, from)) return;
+    if (v.clusterId !== r.clusterId) return;
+    if (!isMember(r, from)) {
+      // a node our newer ring no longer lists (force-removed while down, or its staged join cleared):
+      // it adopts this ring, sees itself gone and becomes standalone instead of serving from a stale ring
+      if (v.version < r.version && typeof v.address === 'string') this.o.transport.cast({ name: from, address: v.address }, 'ring_gossip', r);
+      return;
+    }
     if (v.version < r.version || (v.version === r.version && v.digest < ringDigest(r))) {
       this.o.transport.cast(this.peer(from), 'ring_gossip', r);
     } else if (v.version > r.version || v.digest !== ringDigest(r)) {
@@ -201,6 +228,10 @@ export class RingManager {
       }
       case 'bucket_props':
         return { ring: setBucketProps(r, op.bucket, op.props) };
+      case 'addresses': {
+        const next = updateAddresses(r, op.node, op.clusterAddress, op.httpAddress);
+        return next === r ? undefined : { ring: next };
+      }
       case 'exited': {
         const next = removeExited(r, op.node);
         return next === r ? undefined : { ring: next };

@@ -248,7 +248,7 @@ export class Transport {
     return new Promise((resolve, reject) => {
       const pending: Pending = {
         id, resolve, reject,
-        timer: setTimeout(() => this.timedOut(pending, timeoutMs, new TransportError('timeout', `${kind} to ${p.name} timed out after ${timeoutMs} ms`)), timeoutMs),
+        timer: setTimeout(() => this.timedOut(pending, new TransportError('timeout', `${kind} to ${p.name} timed out after ${timeoutMs} ms`)), timeoutMs),
       };
       this.inflight.add(pending);
       this.whenConnected(p, frame.length, (c) => {
@@ -557,22 +557,24 @@ export class Transport {
   }
 
   /**
-   * A request timed out. If it waited at least the default request timeout
-   * and its outbound connection has carried nothing back since the request
-   * was written, the connection is presumed dead and dropped, so the next request redials
-   * (resolving the address again) instead of queueing into a black hole: TCP
-   * alone keeps a connection whose peer vanished without a reset (its address
-   * moved or was removed by a partition, the host froze) "open" for many
-   * minutes. A peer that is alive but slow loses its in-flight requests.
+   * A request timed out. If its outbound connection has carried nothing back
+   * since the request was written, nor for at least the default request
+   * timeout, the connection is presumed dead and dropped, so the next request
+   * redials (resolving the address again) instead of queueing into a black
+   * hole: TCP alone keeps a connection whose peer vanished without a reset
+   * (its address moved or was removed by a partition, the host froze) "open"
+   * for many minutes. A peer that is alive but that slow loses its in-flight
+   * requests.
    */
-  private timedOut(p: Pending, timeoutMs: number, err: TransportError): void {
+  private timedOut(p: Pending, err: TransportError): void {
     const c = p.conn;
     this.finish(p, err);
     if (!c || c.dead || !c.owner || p.rxMark === undefined) return;
-    if (c.rxChunks !== p.rxMark || timeoutMs < this.requestTimeoutMs) return;
-    const now = Date.now();
-    this.log.warn({ peer: c.peer, address: c.remote, silentMs: now - c.lastRx }, 'no reply on the connection to peer within the request timeout; dropping it');
-    this.kill(c, new TransportError('unreachable', `connection to ${c.peer} silent for ${now - c.lastRx} ms; presumed dead`));
+    const silentMs = Date.now() - c.lastRx;
+    // (0.9: timers and Date.now() do not tick together)
+    if (c.rxChunks !== p.rxMark || silentMs < this.requestTimeoutMs * 0.9) return;
+    this.log.warn({ peer: c.peer, address: c.remote, silentMs }, 'connection to peer silent for a request timeout; dropping it');
+    this.kill(c, new TransportError('unreachable', `connection to ${c.peer} silent for ${silentMs} ms; presumed dead`));
   }
 
   private finish(p: Pending, err: TransportError | undefined, value?: unknown): void {

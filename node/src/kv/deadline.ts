@@ -28,15 +28,19 @@ export abstract class Deadline {
   /** Called once when the deadline passes while it is still armed. */
   protected abstract onDeadline(): void;
 
-  /** Arms the deadline `ms` from now (re-arming replaces an armed one). */
-  protected armDeadline(ms: number): void {
+  /**
+   * Arms the deadline `ms` after `from` (a performance.now() time, now when
+   * omitted: callers that read the clock anyway pass their reading). Re-arming
+   * replaces an armed deadline.
+   */
+  protected armDeadline(ms: number, from = performance.now()): void {
     if (this.dlList !== null) this.disarmDeadline();
     let list = lists.get(ms);
     if (list === undefined) {
       list = { ms, head: null, tail: null, timer: null };
       lists.set(ms, list);
     }
-    this.dlAt = performance.now() + ms;
+    this.dlAt = from + ms;
     this.dlList = list;
     this.dlPrev = list.tail;
     if (list.tail !== null) list.tail.dlNext = this;

@@ -21,6 +21,8 @@ export interface GetRequest {
    * does (a delete whose own reap found a primary down is reaped this way later).
    */
   onTombstone?: () => void;
+  /** performance.now() when the request started, the base of its deadline (now when omitted) */
+  startedAt?: number;
 }
 
 interface ReplySlot {
@@ -87,7 +89,7 @@ export class GetFsm extends Deadline {
       );
     }
     this.state = 'waiting';
-    this.armDeadline(this.req.timeoutMs);
+    this.armDeadline(this.req.timeoutMs, this.req.startedAt);
     return result;
   }
 

@@ -18,6 +18,8 @@ export interface PutRequest {
   pw: number;
   lww: boolean;
   timeoutMs: number;
+  /** performance.now() when the request started, the base of its deadline (now when omitted) */
+  startedAt?: number;
 }
 
 /**
@@ -58,7 +60,7 @@ export class PutFsm extends Deadline {
       return result;
     }
     this.state = 'execute';
-    this.armDeadline(this.req.timeoutMs);
+    this.armDeadline(this.req.timeoutMs, this.req.startedAt);
     this.coordinate(0);
     return result;
   }

@@ -68,6 +68,7 @@ export class KvService implements KvApi {
   }
 
   get(bucket: Buffer, key: Buffer, opts: GetOptions = {}): Promise<GetResult> {
+    const start = performance.now();
     let run: Promise<GetResult>;
     try {
       const bkey = this.bkey(bucket, key);
@@ -82,6 +83,7 @@ export class KvService implements KvApi {
           lww: !props.allow_mult || props.last_write_wins,
           timeoutMs: opts.timeoutMs ?? this.d.timeoutMs,
           onTombstone: () => this.scheduleReap(bucket, key, opts.n_val),
+          startedAt: start,
         },
         this.d.router,
         this.d.metrics,
@@ -90,12 +92,11 @@ export class KvService implements KvApi {
     } catch (e) {
       return Promise.reject(e as Error);
     }
-    return this.timed('get', run);
+    return this.timed('get', run, start);
   }
 
   /** Coordinator latency by quorum outcome: ok, notfound, unavailable, timeout, error. */
-  private timed<T extends GetResult | PutResult>(op: 'get' | 'put', run: Promise<T>): Promise<T> {
-    const start = performance.now();
+  private timed<T extends GetResult | PutResult>(op: 'get' | 'put', run: Promise<T>, start: number): Promise<T> {
     return run.then(
       (r) => {
         this.observe(op, 'found' in r && !r.found ? 'notfound' : 'ok', start);
@@ -159,6 +160,7 @@ export class KvService implements KvApi {
   }
 
   private write(bucket: Buffer, key: Buffer, content: Content, context: VClock | undefined, opts: PutOptions): Promise<PutResult> {
+    const start = performance.now();
     let run: Promise<PutResult>;
     try {
       const bkey = this.bkey(bucket, key);
@@ -182,6 +184,7 @@ export class KvService implements KvApi {
           pw: resolveQuorum('pw', opts.pw ?? props.pw, n),
           lww: !props.allow_mult || props.last_write_wins,
           timeoutMs: opts.timeoutMs ?? this.d.timeoutMs,
+          startedAt: start,
         },
         this.d.router,
         this.d.metrics,
@@ -189,7 +192,7 @@ export class KvService implements KvApi {
     } catch (e) {
       return Promise.reject(e as Error);
     }
-    return this.timed('put', run);
+    return this.timed('put', run, start);
   }
 
   bucketProps(bucket: Buffer): BucketProps {

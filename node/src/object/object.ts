@@ -53,7 +53,7 @@ function sameDot(a: Dot, b: Dot): boolean {
 }
 
 function sortSiblings(s: Sibling[]): Sibling[] {
-  return s.sort((x, y) => compareDots(x.dot, y.dot));
+  return s.length < 2 ? s : s.sort((x, y) => compareDots(x.dot, y.dot));
 }
 
 /**

@@ -58,25 +58,31 @@ export function keyHash32(bucket: Buffer, key: Buffer): number {
   const len = 4 + bucket.length + key.length;
   const padded = (((len + 8) >>> 6) + 1) << 6;
   if (padded > JS_SHA1_MAX_PADDED) return hash32Of(hashBucketKey(bucket, key));
-  const m = shaInput;
   const bl = bucket.length;
+  const kl = key.length;
+  // FNV-1a of bucket and key picks the cache slot; a cached entry holds the bucket and key it was computed from
+  let f = Math.imul(0x811c9dc5 ^ (bl & 255), 0x01000193);
+  for (let i = 0; i < bl; i++) f = Math.imul(f ^ bucket[i]!, 0x01000193);
+  for (let i = 0; i < kl; i++) f = Math.imul(f ^ key[i]!, 0x01000193);
+  const slot = (f ^ (f >>> 16)) & (HASH_CACHE - 1);
+  const cached = cachedInput[slot];
+  if (cached !== undefined && cached.length === len && cached[3] === (bl & 255) && cached[2] === ((bl >>> 8) & 255)) {
+    let i = 0;
+    while (i < bl && cached[4 + i] === bucket[i]) i++;
+    if (i === bl) {
+      let j = 0;
+      while (j < kl && cached[4 + bl + j] === key[j]) j++;
+      if (j === kl) return cachedHash[slot]!;
+    }
+  }
+  const m = shaInput;
   m[0] = bl >>> 24;
   m[1] = (bl >>> 16) & 255;
   m[2] = (bl >>> 8) & 255;
   m[3] = bl & 255;
   let p = 4;
   for (let i = 0; i < bl; i++) m[p++] = bucket[i]!;
-  for (let i = 0, n = key.length; i < n; i++) m[p++] = key[i]!;
-  // FNV-1a of the input picks the cache slot
-  let f = 0x811c9dc5;
-  for (let i = 0; i < len; i++) f = Math.imul(f ^ m[i]!, 0x01000193);
-  const slot = (f ^ (f >>> 16)) & (HASH_CACHE - 1);
-  const cached = cachedInput[slot];
-  if (cached !== undefined && cached.length === len) {
-    let i = 0;
-    while (i < len && cached[i] === m[i]) i++;
-    if (i === len) return cachedHash[slot]!;
-  }
+  for (let i = 0; i < kl; i++) m[p++] = key[i]!;
   cachedInput[slot] = m.slice(0, len);
   m[p++] = 0x80;
   while (p < padded - 4) m[p++] = 0;

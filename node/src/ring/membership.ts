@@ -161,6 +161,17 @@ function settleLeavers(ring: Ring): Ring {
   return members === ring.members ? ring : { ...ring, members };
 }
 
+/**
+ * A member restarted on other addresses (a new port, a new pod IP): its entry
+ * is updated, with a new version, so every peer dials the new address.
+ */
+export function updateAddresses(ring: Ring, node: string, clusterAddress: string, httpAddress: string): Ring {
+  const m = ring.members[node];
+  if (!m) throw new MembershipError(`${node} is not a member of this cluster`, 'not_member');
+  if (m.clusterAddress === clusterAddress && m.httpAddress === httpAddress) return ring;
+  return bump(ring, { members: { ...ring.members, [node]: { ...m, clusterAddress, httpAddress } } });
+}
+
 /** An exiting member acknowledged it has left: it is dropped from the ring. */
 export function removeExited(ring: Ring, node: string): Ring {
   if (ring.members[node]?.status !== 'exiting') return ring;

@@ -55,8 +55,14 @@ interface Observer {
  * synchronous, else a promise that never rejects; dispatch() is the same with
  * a callback (the server's path: one promise less per command).
  */
+/** Command names remembered as raw bytes by a runner, so the common ones skip decoding and lowercasing. */
+const RECENT_NAMES = 8;
+
 export class CommandRunner {
   private readonly timers = new Map<string, Observer>();
+  private readonly recentNames: Buffer[] = [];
+  private readonly recentDefs: CommandDef[] = [];
+  private nextRecent = 0;
 
   constructor(readonly env: Env) {}
 
@@ -75,7 +81,7 @@ export class CommandRunner {
   dispatch(conn: ConnState, args: Buffer[], done: (reply: Reply) => void): Reply | undefined {
     this.env.stats.commandsProcessed++;
     const start = performance.now();
-    const def = this.env.table.get(args[0]!.toString('latin1').toLowerCase());
+    const def = this.lookup(args[0]!);
     if (def === undefined) return this.fail('unknown', start, new ReplyError(unknownCommand(args)));
     if ((def.arity > 0 && args.length !== def.arity) || args.length < -def.arity) {
       return this.fail(def.name, start, arityError(def.name));
@@ -114,6 +120,27 @@ export class CommandRunner {
       if (hold !== null) order.release(hold);
       return this.fail(def.name, start, err);
     }
+  }
+
+  private lookup(raw: Buffer): CommandDef | undefined {
+    const names = this.recentNames;
+    const n = raw.length;
+    for (let i = 0; i < names.length; i++) {
+      const name = names[i]!;
+      if (name.length !== n) continue;
+      let j = 0;
+      while (j < n && name[j] === raw[j]) j++;
+      if (j === n) return this.recentDefs[i];
+    }
+    const def = this.env.table.get(raw.toString('latin1').toLowerCase());
+    if (def !== undefined && n <= 32) {
+      // a copy: the argument is a view of the connection's read buffer
+      const slot = this.nextRecent;
+      this.nextRecent = (slot + 1) % RECENT_NAMES;
+      names[slot] = Buffer.from(raw);
+      this.recentDefs[slot] = def;
+    }
+    return def;
   }
 
   private done(op: string, start: number, reply: Reply): Reply {

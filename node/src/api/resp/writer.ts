@@ -44,7 +44,31 @@ function byteLen(v: Buffer | string): number {
 }
 
 function digits(n: number): number {
+  if (n >= 0 && n < 1e9 && Number.isInteger(n)) {
+    let d = 1;
+    while (n >= 10) {
+      n = Math.floor(n / 10);
+      d++;
+    }
+    return d;
+  }
   return String(n).length;
+}
+
+/** `$<len>\r\n<value>\r\n`, the reply of every GET, written byte by byte. */
+function encodeBulk(v: Buffer): Buffer {
+  const n = v.length;
+  const d = digits(n);
+  const buf = Buffer.allocUnsafe(5 + d + n);
+  buf[0] = 0x24;
+  for (let i = d, x = n; i >= 1; i--, x = Math.floor(x / 10)) buf[i] = 0x30 + (x % 10);
+  buf[d + 1] = 13;
+  buf[d + 2] = 10;
+  if (n < 64) for (let i = 0; i < n; i++) buf[d + 3 + i] = v[i]!;
+  else v.copy(buf, d + 3);
+  buf[d + 3 + n] = 13;
+  buf[d + 4 + n] = 10;
+  return buf;
 }
 
 function size(r: Reply, proto: Proto): number {
@@ -125,6 +149,7 @@ export function encodeReply(r: Reply, proto: Proto = 2): Buffer {
   // The commonest replies are shared constants; they are never mutated.
   if (r === R.ok) return OK2;
   if (r.type === 'null') return proto === 3 ? NULL3 : NULL2;
+  if (r.type === 'bulk' && typeof r.value !== 'string') return encodeBulk(r.value);
   const n = size(r, proto);
   const buf = Buffer.allocUnsafe(n);
   const end = write(buf, 0, r, proto);
