@@ -199,11 +199,19 @@ function addRows(rows: Row[], set: string, target: number, redis: Results | unde
   }
 }
 
-async function withRkv(extra: string[], fn: (port: number) => Promise<Results[]>): Promise<Results[] | string> {
+/** redis-server and rkv measured back to back, so both see the same load on a shared machine. */
+interface Pair {
+  redis: Results;
+  rkv: Results;
+}
+
+async function withRkv(extra: string[], redisPort: number, pipelines: number[]): Promise<Pair[] | string> {
   let node: { port: number; child: ChildProcess } | undefined;
   try {
     node = await startRkv(extra);
-    return await fn(node.port);
+    const out: Pair[] = [];
+    for (const p of pipelines) out.push({ redis: await benchmark(redisPort, p), rkv: await benchmark(node.port, p) });
+    return out;
   } catch (e) {
     return e instanceof Error ? e.message : String(e);
   } finally {
@@ -212,23 +220,31 @@ async function withRkv(extra: string[], fn: (port: number) => Promise<Results[]>
 }
 
 async function main(): Promise<void> {
-  console.log(`redis-benchmark -t set,get -c ${CLIENTS} -n ${REQUESTS} against redis-server and rkv\n`);
+  console.log(`redis-benchmark -t set,get -c ${CLIENTS} -n ${REQUESTS} against redis-server and rkv (each rkv run right after a redis-server run)\n`);
   const redis = await startRedis();
-  const redisPlain = await benchmark(redis.port, 1);
-  const redisPiped = await benchmark(redis.port, 16);
-  await stop(redis.child);
-
   const rows: Row[] = [];
-  const memory = await withRkv(['--backend', 'memory', '--n-val', '1', '--r', '1', '--w', '1'], async (port) => [await benchmark(port, 1), await benchmark(port, 16)]);
-  if (typeof memory === 'string') {
-    addRows(rows, 'memory n1', 0.8, redisPlain, undefined, memory);
-    addRows(rows, 'memory n1 -P 16', 0.4, redisPiped, undefined, memory);
-  } else {
-    addRows(rows, 'memory n1', 0.8, redisPlain, memory[0]);
-    addRows(rows, 'memory n1 -P 16', 0.4, redisPiped, memory[1]);
+  const configs: { extra: string[]; sets: { name: string; pipeline: number; target: number }[] }[] = [
+    {
+      extra: ['--backend', 'memory', '--n-val', '1', '--r', '1', '--w', '1'],
+      sets: [
+        { name: 'memory n1', pipeline: 1, target: 0.8 },
+        { name: 'memory n1 -P 16', pipeline: 16, target: 0.4 },
+      ],
+    },
+    { extra: ['--backend', 'rocksdb', '--n-val', '3'], sets: [{ name: 'rocksdb n3', pipeline: 1, target: 0.5 }] },
+  ];
+  for (const c of configs) {
+    const res = await withRkv(
+      c.extra,
+      redis.port,
+      c.sets.map((x) => x.pipeline),
+    );
+    c.sets.forEach((x, i) => {
+      if (typeof res === 'string') addRows(rows, x.name, x.target, undefined, undefined, res);
+      else addRows(rows, x.name, x.target, res[i]!.redis, res[i]!.rkv);
+    });
   }
-  const rocks = await withRkv(['--backend', 'rocksdb', '--n-val', '3'], async (port) => [await benchmark(port, 1)]);
-  addRows(rows, 'rocksdb n3', 0.5, redisPlain, typeof rocks === 'string' ? undefined : rocks[0], typeof rocks === 'string' ? rocks : undefined);
+  await stop(redis.child);
 
   printTable(rows);
   console.log(`\nwrote ${writeCsv(rows)}`);

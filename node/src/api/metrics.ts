@@ -72,6 +72,8 @@ export class FastHistogram<L extends string = string> {
   private readonly bounds: readonly number[];
   private readonly series = new Map<string, Series>();
   private readonly book: SeriesBook = { generation: 0, observed: [] };
+  /** the series without labels, bound on first use */
+  private unlabelled: HistogramObserver | undefined;
 
   constructor(cfg: { name: string; help: string; labelNames?: readonly L[]; buckets: number[]; registers: Registry[] }) {
     this.name = cfg.name;
@@ -99,7 +101,7 @@ export class FastHistogram<L extends string = string> {
   }
 
   observe(labelsOrValue: LabelValues<L> | number, value?: number): void {
-    if (typeof labelsOrValue === 'number') this.labels({}).observe(labelsOrValue);
+    if (typeof labelsOrValue === 'number') (this.unlabelled ??= this.labels({})).observe(labelsOrValue);
     else this.labels(labelsOrValue).observe(value!);
   }
 

@@ -35,6 +35,84 @@ export interface RocksDbOptions {
 /** Bookkeeping bytes counted per row cache entry on top of key and value. */
 const ROW_OVERHEAD = 64;
 
+interface Row {
+  /** null: the key is known to be absent */
+  value: Buffer | null;
+  cost: number;
+}
+
+/**
+ * The row cache's storage: key (latin1) -> row, bounded in bytes, evicting in
+ * first-insertion order (a row rewritten in place keeps its place). The order
+ * is a plain array consumed from its head: iterating a Map from its start after
+ * many deletions walks every deleted slot, which would make eviction quadratic.
+ */
+export class RowCache {
+  private readonly rows = new Map<string, Row>();
+  private order: string[] = [];
+  private head = 0;
+  private bytes = 0;
+
+  constructor(private readonly limit: number) {}
+
+  get(k: string): Buffer | null | undefined {
+    return this.rows.get(k)?.value;
+  }
+
+  set(k: string, value: Buffer | undefined): void {
+    if (this.limit === 0) return;
+    const cost = k.length + (value?.length ?? 0) + ROW_OVERHEAD;
+    const row = this.rows.get(k);
+    // one entry may not take more than an eighth of the cache
+    if (cost > this.limit >>> 3) {
+      if (row !== undefined) this.delete(k);
+      return;
+    }
+    if (row !== undefined) {
+      this.bytes += cost - row.cost;
+      row.value = value ?? null;
+      row.cost = cost;
+    } else {
+      this.rows.set(k, { value: value ?? null, cost });
+      this.order.push(k);
+      this.bytes += cost;
+    }
+    while (this.bytes > this.limit && this.head < this.order.length) this.delete(this.order[this.head++]!);
+    this.tidy();
+  }
+
+  delete(k: string): void {
+    const row = this.rows.get(k);
+    if (row === undefined) return;
+    this.rows.delete(k);
+    this.bytes -= row.cost;
+  }
+
+  deleteRange(range: KeyRange): void {
+    for (const k of [...this.rows.keys()]) if (inRange(Buffer.from(k, 'latin1'), range)) this.delete(k);
+    this.tidy();
+  }
+
+  clear(): void {
+    this.rows.clear();
+    this.order = [];
+    this.head = 0;
+    this.bytes = 0;
+  }
+
+  /** Drops consumed and stale (deleted, or deleted and re-added) keys from the order once they dominate it. */
+  private tidy(): void {
+    const pending = this.order.length - this.head;
+    if (pending > 2 * this.rows.size + 1024) {
+      this.order = [...this.rows.keys()];
+      this.head = 0;
+    } else if (this.head > 4096 && this.head * 2 > this.order.length) {
+      this.order = this.order.slice(this.head);
+      this.head = 0;
+    }
+  }
+}
+
 /**
  * A group of writes that go to RocksDB together: either one db.batch holding
  * every put/del issued while the previous group was queued or running, or one
@@ -116,8 +194,7 @@ export class RocksDbBackend implements Backend {
    * reads of a pending key go to the overlay) and filled by reads only when no
    * write was issued meanwhile. Oldest entries go first when it is full.
    */
-  private readonly rows = new Map<string, Buffer | null>();
-  private rowBytes = 0;
+  private readonly rows: RowCache;
   /** bumped by every write and drop issued: a read that saw it change may be stale */
   private writeSeq = 0;
   private flushScheduled = false;
@@ -128,8 +205,10 @@ export class RocksDbBackend implements Backend {
     readonly dir: string,
     private readonly db: RawDb,
     private readonly writeOpts: { sync: boolean },
-    private readonly rowLimit: number,
-  ) {}
+    rowLimit: number,
+  ) {
+    this.rows = new RowCache(rowLimit);
+  }
 
   static async open(dir: string, opts: RocksDbOptions = {}): Promise<RocksDbBackend> {
     try {
@@ -191,7 +270,7 @@ export class RocksDbBackend implements Backend {
     this.queue.push(group);
     this.drops.push(group);
     this.writeSeq++;
-    this.uncacheRange(range);
+    this.rows.deleteRange(range);
     for (const [k, w] of this.pending) {
       if (inRange(w.key, range)) this.pending.set(k, { key: w.key, value: undefined, done: group.done });
     }
@@ -216,7 +295,6 @@ export class RocksDbBackend implements Backend {
       () => new Promise<void>((resolve, reject) => this.db.close((err) => (err ? reject(toError(err)) : resolve()))),
     );
     this.rows.clear();
-    this.rowBytes = 0;
     return this.closing;
   }
 
@@ -277,7 +355,7 @@ export class RocksDbBackend implements Backend {
         if (err || !values) for (const w of waiters) w.reject(toError(err ?? 'getMany returned no values'));
         else {
           // Only what no write issued since the reads were queued can have changed is kept.
-          if (seq === this.writeSeq && !this.closing) for (let i = 0; i < keys.length; i++) this.cacheRow(keys[i].toString('latin1'), values[i]);
+          if (seq === this.writeSeq && !this.closing) for (let i = 0; i < keys.length; i++) this.rows.set(keys[i].toString('latin1'), values[i]);
           for (let i = 0; i < waiters.length; i++) waiters[i].resolve(values[i]);
         }
         resolve();
@@ -343,7 +421,7 @@ export class RocksDbBackend implements Backend {
     if (group.range) {
       this.drops.splice(this.drops.indexOf(group), 1);
       for (const [k, w] of this.pending) if (w.done === group.done) this.pending.delete(k);
-      this.uncacheRange(group.range);
+      this.rows.deleteRange(group.range);
       return;
     }
     for (const op of group.ops) {
@@ -351,34 +429,9 @@ export class RocksDbBackend implements Backend {
       // Only the newest write of a key fills its row: a later write or drop still pending fixes the row when it lands.
       const newest = this.pending.get(k)?.done === group.done;
       if (newest) this.pending.delete(k);
-      if (ok && newest && !this.closing) this.cacheRow(k, op.type === 'put' ? op.value : undefined);
-      else this.uncache(k, this.rows.get(k));
+      if (ok && newest && !this.closing) this.rows.set(k, op.type === 'put' ? op.value : undefined);
+      else this.rows.delete(k);
     }
-  }
-
-  private uncacheRange(range: KeyRange): void {
-    for (const [k, v] of this.rows) {
-      if (inRange(Buffer.from(k, 'latin1'), range)) this.uncache(k, v);
-    }
-  }
-
-  private cacheRow(k: string, value: Buffer | undefined): void {
-    if (this.rowLimit === 0) return;
-    const cost = k.length + (value?.length ?? 0) + ROW_OVERHEAD;
-    this.uncache(k, this.rows.get(k));
-    if (cost > this.rowLimit >>> 3) return;
-    this.rows.set(k, value ?? null);
-    this.rowBytes += cost;
-    for (const [old, v] of this.rows) {
-      if (this.rowBytes <= this.rowLimit) break;
-      this.uncache(old, v);
-    }
-  }
-
-  private uncache(k: string, v: Buffer | null | undefined): void {
-    if (v === undefined) return;
-    this.rows.delete(k);
-    this.rowBytes -= k.length + (v?.length ?? 0) + ROW_OVERHEAD;
   }
 
   private async iterate(range: KeyRange, visit: FoldVisitor, opts: FoldOptions): Promise<number> {

@@ -136,7 +136,16 @@ export class RespParser {
    * or -1 when the line is incomplete (its start is carried to the next chunk).
    */
   private readLine(chunk: Buffer, pos: number): number {
-    const nl = chunk.indexOf(LF, pos);
+    // Header lines are a few bytes long: a short scan beats a native indexOf call.
+    let nl = -1;
+    const scanEnd = Math.min(chunk.length, pos + 24);
+    for (let i = pos; i < scanEnd; i++) {
+      if (chunk[i] === LF) {
+        nl = i;
+        break;
+      }
+    }
+    if (nl < 0 && scanEnd < chunk.length) nl = chunk.indexOf(LF, scanEnd);
     const total = this.carryLen + (nl < 0 ? chunk.length : nl) - pos;
     if (total > MAX_INLINE_SIZE) {
       const first = this.carry.length > 0 ? this.carry[0]![0] : chunk[pos];
@@ -151,25 +160,32 @@ export class RespParser {
       this.carryLen += chunk.length - pos;
       return -1;
     }
-    let line: Buffer;
+    // The line is buf[start, end), without its LF; no view of it is made for the common case.
+    let buf: Buffer;
+    let start: number;
+    let end: number;
     if (this.carry.length > 0) {
       this.carry.push(chunk.subarray(pos, nl));
-      line = Buffer.concat(this.carry, total);
+      buf = Buffer.concat(this.carry, total);
       this.carry = [];
       this.carryLen = 0;
+      start = 0;
+      end = buf.length;
     } else {
-      line = chunk.subarray(pos, nl);
+      buf = chunk;
+      start = pos;
+      end = nl;
     }
-    const lineEnd = line.length > 0 && line[line.length - 1] === CR ? line.length - 1 : line.length;
+    const lineEnd = end > start && buf[end - 1] === CR ? end - 1 : end;
     const after = nl + 1;
-    if (this.state === State.BulkHeader) return this.bulkHeader(line, lineEnd, chunk, after);
-    if (line[0] === 0x2a /* '*' */) this.multibulkHeader(line, lineEnd);
-    else this.inline(line.subarray(0, lineEnd));
+    if (this.state === State.BulkHeader) return this.bulkHeader(buf, start, lineEnd, end > start, chunk, after);
+    if (end > start && buf[start] === 0x2a /* '*' */) this.multibulkHeader(buf, start, lineEnd);
+    else this.inline(buf.subarray(start, lineEnd));
     return after;
   }
 
-  private multibulkHeader(line: Buffer, lineEnd: number): void {
-    const n = parseLength(line, 1, lineEnd);
+  private multibulkHeader(line: Buffer, start: number, lineEnd: number): void {
+    const n = parseLength(line, start + 1, lineEnd);
     if (n === null || n > MAX_MULTIBULK_COUNT) return this.fail('Protocol error: invalid multibulk length');
     // `*0` and `*-1` are empty/null arrays: redis ignores them.
     if (n <= 0) return;
@@ -178,16 +194,17 @@ export class RespParser {
   }
 
   /**
-   * Acts on a `$len` line and returns where parsing goes on: past the bulk when
-   * it lies wholly inside the chunk (taken in place), else right after the line.
+   * Acts on a `$len` line (line[start, lineEnd), CR excluded) and returns where
+   * parsing goes on: past the bulk when it lies wholly inside the chunk (taken
+   * in place), else right after the line.
    */
-  private bulkHeader(line: Buffer, lineEnd: number, chunk: Buffer, after: number): number {
-    if (line[0] !== 0x24 /* '$' */) {
-      const got = line.length > 0 ? String.fromCharCode(line[0]!) : '\\n';
+  private bulkHeader(line: Buffer, start: number, lineEnd: number, nonEmpty: boolean, chunk: Buffer, after: number): number {
+    if (!nonEmpty || line[start] !== 0x24 /* '$' */) {
+      const got = nonEmpty ? String.fromCharCode(line[start]!) : '\\n';
       this.fail(`Protocol error: expected '$', got '${printable(got)}'`);
       return after;
     }
-    const len = parseLength(line, 1, lineEnd);
+    const len = parseLength(line, start + 1, lineEnd);
     if (len === null || len < 0 || len > MAX_BULK_LEN) {
       this.fail('Protocol error: invalid bulk length');
       return after;

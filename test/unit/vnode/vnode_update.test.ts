@@ -1,0 +1,75 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { openBackend } from '../../../node/src/backend/open.js';
+import type { Backend } from '../../../node/src/backend/backend.js';
+import { Vnode, type BKey } from '../../../node/src/vnode/vnode.js';
+import { applyWrite, type Content, type RkvObject } from '../../../node/src/object/object.js';
+
+const content = (v: string, at = 1): Content => ({ value: Buffer.from(v), contentType: 'text/plain', lastModified: at, deleted: false });
+const bkey: BKey = { bucket: Buffer.from('b'), key: Buffer.from('k'), hash32: 0x12345678 };
+
+async function withVnode(kind: 'memory' | 'rocksdb', fn: (v: Vnode, backend: Backend) => Promise<void>): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), 'rkv-vnode-'));
+  const backend = await openBackend(kind, dir);
+  try {
+    await fn(new Vnode(0, 4, backend, 'node.0'), backend);
+  } finally {
+    await backend.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+for (const kind of ['memory', 'rocksdb'] as const) {
+  describe(`vnode read-modify-write (${kind})`, () => {
+    it('concurrent writes to one key lose nothing and each caller gets its own result', async () => {
+      await withVnode(kind, async (v) => {
+        // allow_mult: every write without a context is concurrent with the others, so all must survive as siblings
+        const results = await Promise.all(Array.from({ length: 60 }, (_, i) => v.coordinatePut(bkey, content(`v${i}`), {}, false)));
+        const stored = (await v.get(bkey))!;
+        assert.equal(stored.clock['node.0'], 60);
+        assert.equal(stored.siblings.length, 60);
+        // results are the successive states: counters 1..60, each containing its own write
+        const counters = results.map((r) => r.clock['node.0']).sort((a, b) => a! - b!);
+        assert.deepEqual(counters, Array.from({ length: 60 }, (_, i) => i + 1));
+        results.forEach((r, i) => assert.ok(r.siblings.some((s) => s.value.toString() === `v${i}`)));
+      });
+    });
+
+    it('merges concurrent replica writes with coordinated ones', async () => {
+      await withVnode(kind, async (v) => {
+        const remote: RkvObject[] = Array.from({ length: 20 }, (_, i) => applyWrite(undefined, {}, content(`r${i}`), `other.${i}`));
+        await Promise.all([...remote.map((o) => v.mergePut(bkey, o, false)), v.coordinatePut(bkey, content('local'), {}, false)]);
+        const stored = (await v.get(bkey))!;
+        assert.equal(stored.siblings.length, 21);
+        for (let i = 0; i < 20; i++) assert.equal(stored.clock[`other.${i}`], 1);
+      });
+    });
+
+    it('a refused write fails alone and the others of its cycle still land', async () => {
+      await withVnode(kind, async (v) => {
+        // 100 siblings are allowed, the 101st is refused
+        const all = await Promise.allSettled(Array.from({ length: 105 }, (_, i) => v.coordinatePut(bkey, content(`v${i}`), {}, false)));
+        assert.equal(all.filter((r) => r.status === 'fulfilled').length, 100);
+        assert.equal(all.filter((r) => r.status === 'rejected').length, 5);
+        assert.equal((await v.get(bkey))!.siblings.length, 100);
+        // last-write-wins writes still supersede
+        const lww = await v.coordinatePut(bkey, content('final', 2), undefined, true);
+        assert.equal(lww.siblings.length, 1);
+        assert.equal((await v.get(bkey))!.siblings[0]!.value.toString(), 'final');
+      });
+    });
+
+    it('reads see every acknowledged write', async () => {
+      await withVnode(kind, async (v) => {
+        for (let i = 0; i < 20; i++) {
+          const p = v.coordinatePut(bkey, content(`v${i}`, i + 1), undefined, true);
+          await p;
+          assert.equal((await v.get(bkey))!.siblings[0]!.value.toString(), `v${i}`);
+        }
+      });
+    });
+  });
+}
