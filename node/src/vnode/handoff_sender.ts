@@ -26,6 +26,8 @@ export interface HandoffProgress {
 
 export const BATCH_ITEMS = 500;
 export const BATCH_BYTES = 1024 * 1024;
+/** unacknowledged batches per handoff */
+export const IN_FLIGHT = 4;
 
 export interface SendOptions {
   transport: Transport;
@@ -42,19 +44,31 @@ export interface SendOptions {
 export async function sendPartition(job: HandoffJob, o: SendOptions): Promise<void> {
   const timeoutMs = o.inactivityTimeoutMs;
   await o.transport.request(o.peer, 'handoff_start', { partition: job.partition, type: job.type, from: job.from, ringVersion: o.ringVersion }, { timeoutMs });
+  // Folding the next batch while earlier ones are on the wire keeps disk and network busy at once;
+  // at most IN_FLIGHT batches are unacknowledged, so memory stays bounded.
+  const inflight: Promise<void>[] = [];
   let after: Buffer | undefined;
   for (;;) {
     if (o.cancelled()) throw new Error('handoff cancelled');
     const batch = await o.vnode.foldBatch(after, BATCH_ITEMS, BATCH_BYTES);
     if (batch.items.length > 0) {
       const items = batch.items.map((i) => [i.bkey.bucket, i.bkey.key, i.bkey.hash32, i.value]);
-      await o.transport.request(o.peer, 'handoff_batch', { partition: job.partition, type: job.type, items, ...(job.size ? { size: job.size } : {}) }, { timeoutMs });
-      o.progress.objects += batch.items.length;
-      for (const i of batch.items) o.progress.bytes += i.value.length + i.bkey.key.length + i.bkey.bucket.length;
+      let bytes = 0;
+      for (const i of batch.items) bytes += i.value.length + i.bkey.key.length + i.bkey.bucket.length;
+      const sent = o.transport
+        .request(o.peer, 'handoff_batch', { partition: job.partition, type: job.type, items, ...(job.size ? { size: job.size } : {}) }, { timeoutMs })
+        .then(() => {
+          o.progress.objects += items.length;
+          o.progress.bytes += bytes;
+        });
+      sent.catch(() => undefined); // awaited below; this only keeps an early failure from being unhandled
+      inflight.push(sent);
+      if (inflight.length >= IN_FLIGHT) await inflight.shift();
     }
     after = batch.last ?? after;
     if (batch.done) break;
   }
+  await Promise.all(inflight);
   await o.transport.request(o.peer, 'handoff_finish', { partition: job.partition, type: job.type, objects: o.progress.objects }, { timeoutMs });
 }
 
