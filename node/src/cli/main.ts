@@ -2,6 +2,7 @@
  * The `rkv` program. Each subcommand lives in its own module exporting
  * `register(program)`; add new ones (bench, dev-cluster) to SUBCOMMANDS.
  */
+import './process_env.js';
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';

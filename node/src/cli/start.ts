@@ -55,6 +55,11 @@ export async function start(flags: Record<string, unknown>): Promise<void> {
     fail(err);
   }
   const logger = pino({ level: cfg.logLevel, base: { node: cfg.name } });
+  // A stray promise rejection is a bug to log loudly, not a reason to drop every client and replica:
+  // the node keeps serving (Node's default would exit).
+  process.on('unhandledRejection', (reason) => {
+    logger.error({ err: reason instanceof Error ? { message: reason.message, stack: reason.stack } : String(reason) }, 'unhandled promise rejection');
+  });
 
   let node: RunningNode | undefined;
   let signalled = false;

@@ -27,7 +27,7 @@ export interface HandoffProgress {
 export const BATCH_ITEMS = 500;
 export const BATCH_BYTES = 1024 * 1024;
 /** unacknowledged batches per handoff */
-export const IN_FLIGHT = 4;
+export const IN_FLIGHT = 2;
 
 export interface SendOptions {
   transport: Transport;
