@@ -226,7 +226,9 @@ describe('ring resize and repair on three nodes', { timeout: 240_000 }, () => {
     assert.ok(load.writeErrors.every((e) => e.error.includes(n2.name)), `only requests sent to the killed node may fail: ${JSON.stringify(load.writeErrors.slice(0, 5))}`);
     await setKeys(n1, failed);
     keys.push(...load.acked, ...failed);
-    assert.deepEqual(load.readErrors.slice(0, 5), [], `reads of acknowledged keys failed: ${load.summary()}`);
+    // a read sent to the node at the moment it is killed fails on the client side like a write does;
+    // any other failed read would be a real problem
+    assert.ok(load.readErrors.every((e) => e.error.startsWith(`GET via ${n2.name}: `)), `only reads sent to the killed node may fail, and only to reach it: ${JSON.stringify(load.readErrors.slice(0, 5))}`);
     await waitQuiet(nodes, 90_000);
     await assertReadableEverywhere(nodes, keys);
     await waitExactPlacement(nodes, keys, 64);
