@@ -7,6 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { NodeConfig } from '../../node/src/config/node_config.js';
+import { testNodeConfig } from '../support/node_config.js';
 import { startNode, type RkvNode } from '../../node/src/node.js';
 import { resolveConfig } from '../../node/src/bench/config.js';
 import { runBench } from '../../node/src/bench/runner.js';
@@ -17,12 +18,7 @@ const MAIN = fileURLToPath(new URL('../../node/src/cli/main.js', import.meta.url
 const PNG_MAGIC = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
 
 function nodeConfig(dataDir: string): NodeConfig {
-  return {
-    name: 'rkv@127.0.0.1', bind: '127.0.0.1', advertise: '127.0.0.1', respPort: 0, httpPort: 0, clusterPort: 0, dataDir,
-    backend: 'memory', ringSize: 16,
-    bucketDefaults: { n_val: 3, r: 'quorum', w: 'quorum', pr: 0, pw: 0, dw: 'quorum', allow_mult: false, last_write_wins: false },
-    logLevel: 'silent', maxValueSize: 16 * 1024 * 1024, requestTimeoutMs: 5000, syncWrites: false, clusterName: 'rkv',
-  };
+  return testNodeConfig(dataDir, { maxValueSize: 16 * 1024 * 1024, clusterName: 'rkv' });
 }
 
 /** Async, not spawnSync: the node under test runs in this process and must keep serving. */

@@ -6,6 +6,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { stringify } from 'yaml';
 import type { NodeConfig } from '../../node/src/config/node_config.js';
+import { testNodeConfig } from '../support/node_config.js';
 import { startNode, type RkvNode } from '../../node/src/node.js';
 import { Metrics } from '../../node/src/api/metrics.js';
 import { CHART, only, render, requirePrometheusTool, run, tmpDir } from './helpers.js';
@@ -302,23 +303,7 @@ describe('a real Prometheus scraping a real rkv node', () => {
   before(async () => {
     const prometheus = requirePrometheusTool('prometheus');
     dataDir = tmpDir('prom-node');
-    const cfg: NodeConfig = {
-      name: 'rkv@127.0.0.1',
-      bind: '127.0.0.1',
-      advertise: '127.0.0.1',
-      respPort: 0,
-      httpPort: 0,
-      clusterPort: 0,
-      dataDir: path.join(dataDir, 'node'),
-      backend: 'rocksdb',
-      ringSize: 16,
-      bucketDefaults: { n_val: 3, r: 'quorum', w: 'quorum', pr: 0, pw: 0, dw: 'quorum', allow_mult: true, last_write_wins: false },
-      logLevel: 'silent',
-      maxValueSize: 1 << 20,
-      requestTimeoutMs: 5000,
-      syncWrites: false,
-      clusterName: 'test',
-    };
+    const cfg: NodeConfig = testNodeConfig(path.join(dataDir, 'node'), { backend: 'rocksdb', bucketDefaults: { allow_mult: true } });
     node = await startNode(cfg);
     const http = `http://${node.addresses.http}`;
     // traffic, so that request, coordinator, sibling and backend series have samples

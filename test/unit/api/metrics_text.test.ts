@@ -5,26 +5,11 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { NodeConfig } from '../../../node/src/config/node_config.js';
+import { testNodeConfig } from '../../support/node_config.js';
 import { startNode, type RkvNode } from '../../../node/src/node.js';
 
 function testConfig(dataDir: string): NodeConfig {
-  return {
-    name: 'rkv@127.0.0.1',
-    bind: '127.0.0.1',
-    advertise: '127.0.0.1',
-    respPort: 0,
-    httpPort: 0,
-    clusterPort: 0,
-    dataDir,
-    backend: 'memory',
-    ringSize: 16,
-    bucketDefaults: { n_val: 3, r: 'quorum', w: 'quorum', pr: 0, pw: 0, dw: 'quorum', allow_mult: false, last_write_wins: false },
-    logLevel: 'silent',
-    maxValueSize: 1024 * 1024,
-    requestTimeoutMs: 5000,
-    syncWrites: false,
-    clusterName: 'test',
-  };
+  return testNodeConfig(dataDir);
 }
 
 function hasPromtool(): boolean {

@@ -8,28 +8,13 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { Redis } from 'ioredis';
 import type { NodeConfig } from '../../../node/src/config/node_config.js';
+import { testNodeConfig } from '../../support/node_config.js';
 import { startNode, type RkvNode } from '../../../node/src/node.js';
 
 const MAX_VALUE = 1024 * 1024;
 
 function testConfig(dataDir: string): NodeConfig {
-  return {
-    name: 'rkv@127.0.0.1',
-    bind: '127.0.0.1',
-    advertise: '127.0.0.1',
-    respPort: 0,
-    httpPort: 0,
-    clusterPort: 0,
-    dataDir,
-    backend: 'memory',
-    ringSize: 16,
-    bucketDefaults: { n_val: 3, r: 'quorum', w: 'quorum', pr: 0, pw: 0, dw: 'quorum', allow_mult: false, last_write_wins: false },
-    logLevel: 'silent',
-    maxValueSize: MAX_VALUE,
-    requestTimeoutMs: 5000,
-    syncWrites: false,
-    clusterName: 'test',
-  };
+  return testNodeConfig(dataDir, { maxValueSize: MAX_VALUE });
 }
 
 const hasRedisCli = spawnSync('redis-cli', ['--version'], { stdio: 'ignore' }).status === 0;
