@@ -15,14 +15,13 @@
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { HOST, freePort, sleep, waitForPing } from './support.js';
 
 const run = promisify(execFile);
-const HOST = '127.0.0.1';
 const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 100_000);
 const DURATION = process.env.BENCH_DURATION ?? '10s';
 const WORKERS = Number(process.env.BENCH_WORKERS ?? 30);
@@ -48,46 +47,6 @@ for (const sig of ['SIGINT', 'SIGTERM'] as const) {
   });
 }
 
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, HOST, () => {
-      const port = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-function ping(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = net.connect(port, HOST);
-    let data = '';
-    const done = (ok: boolean): void => {
-      s.destroy();
-      resolve(ok);
-    };
-    s.setTimeout(1000, () => done(false));
-    s.on('connect', () => s.write('PING\r\n'));
-    s.on('data', (d) => {
-      data += d.toString();
-      if (data.includes('\r\n')) done(data.startsWith('+PONG'));
-    });
-    s.on('error', () => done(false));
-  });
-}
-
-async function waitForPing(port: number, child: ChildProcess, what: string): Promise<void> {
-  const deadline = Date.now() + 30_000;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`${what} exited with code ${child.exitCode}`);
-    if (await ping(port)) return;
-    await sleep(200);
-  }
-  throw new Error(`${what} did not answer PING on port ${port} within 30s`);
-}
 
 function start(cmd: string, args: string[]): ChildProcess {
   const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('RKV_')));

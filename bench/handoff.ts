@@ -14,14 +14,13 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { callAdmin } from '../node/src/cli/admin.js';
+import { HOST, freePort, sleep } from './support.js';
 
-const HOST = '127.0.0.1';
 const MAIN = fileURLToPath(new URL('../node/src/cli/main.js', import.meta.url));
 const MIB = 1024 * 1024;
 
@@ -41,25 +40,6 @@ const N_VAL = Number(env.BENCH_N_VAL ?? 3);
 const TRANSFER_LIMIT = Number(env.BENCH_TRANSFER_LIMIT ?? 2);
 const KEYS = Math.max(1, Math.floor(BYTES / VALUE_SIZE));
 
-const handedOut = new Set<number>();
-async function freePort(): Promise<number> {
-  for (;;) {
-    const port = await new Promise<number>((resolve, reject) => {
-      const srv = net.createServer();
-      srv.once('error', reject);
-      srv.listen(0, HOST, () => {
-        const p = (srv.address() as net.AddressInfo).port;
-        srv.close(() => resolve(p));
-      });
-    });
-    if (!handedOut.has(port)) {
-      handedOut.add(port);
-      return port;
-    }
-  }
-}
-
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 interface BenchNode {
   name: string;

@@ -13,24 +13,13 @@
  */
 import '../test/containers/env.js';
 import fs from 'node:fs';
-import net from 'node:net';
 import { http } from '../test/containers/http.js';
 import { DEFAULT_BASE, LOCAL_BASE, buildLocalBase, docker, imageId, imageSize, nodeImage, dockerStatus } from '../test/containers/images.js';
+import { freePort } from './support.js';
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
   return i > 0 && process.argv[i + 1] ? process.argv[i + 1]! : fallback;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '0.0.0.0', () => {
-      const port = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 const mb = (n: number) => `${(n / 1e6).toFixed(0)} MB`;
@@ -63,7 +52,7 @@ const baseSize = await imageSize(base);
 const startups: number[] = [];
 const fromProcess: number[] = [];
 for (let i = 0; i < runs; i++) {
-  const port = await freePort();
+  const port = await freePort('0.0.0.0');
   const name = `rkv-image-stats-${process.pid}-${i}`;
   const started = Date.now();
   // the owner label lets the container tier remove it should this process die first
