@@ -135,7 +135,15 @@ export async function startNode(cfg: NodeConfig, deps: NodeDeps = {}): Promise<R
 
     // a peer not dialled yet counts as up (the request dials it), or a fresh node would use fallbacks on itself alone
     const isUp = (node: string) => node === cfg.name || !transport.isDown(node);
-    const upNodes = () => new Set(Object.keys(ringManager.current.members).filter(isUp));
+    // asked on every request: rebuilt only when the ring or some peer's up/down state changed
+    let upCache: { ring: Ring; epoch: number; up: ReadonlySet<string> } | undefined;
+    const upNodes = (): ReadonlySet<string> => {
+      const ring = ringManager.current;
+      if (upCache?.ring !== ring || upCache.epoch !== transport.downEpoch) {
+        upCache = { ring, epoch: transport.downEpoch, up: new Set(Object.keys(ring.members).filter(isUp)) };
+      }
+      return upCache.up;
+    };
     const observeRing = (r: Ring) => {
       metrics.ringSize.set(r.ringSize);
       metrics.ringOwnership.reset();

@@ -212,6 +212,9 @@ export class Transport {
    * dialled yet (just started, just joined) is not down: treating it as down
    * would send every replica of a request to fallbacks on this node alone.
    */
+  /** Changes whenever some peer becomes down or up again, so callers can cache what they derive from isDown. */
+  downEpoch = 0;
+
   isDown(name: string): boolean {
     return this.peers.get(name)?.down ?? false;
   }
@@ -221,6 +224,7 @@ export class Transport {
     const p = this.peers.get(name);
     if (!p) return;
     p.forgotten = true;
+    if (p.down) this.downEpoch++;
     clearTimeout(p.timer);
     p.conn?.socket.destroy();
     this.peers.delete(name);
@@ -355,12 +359,14 @@ export class Transport {
           throw new TransportError('closed', 'transport closed');
         }
         if (!p.reachable) this.log.info({ peer: p.name, address: p.address }, 'connected to peer');
+        if (p.down) this.downEpoch++;
         Object.assign(p, { conn: c, attempts: 0, reachable: true, down: false, lastError: undefined });
         return c;
       },
       (err: TransportError) => {
         p.connecting = undefined;
         p.reachable = false;
+        if (!p.down) this.downEpoch++;
         p.down = true;
         p.lastError = err;
         if (!this.closing && !p.forgotten) this.scheduleRetry(p);
@@ -429,6 +435,7 @@ export class Transport {
     if (p && p.conn === c) {
       p.conn = undefined;
       p.reachable = false;
+      if (!p.down) this.downEpoch++;
       p.down = true;
       if (!this.closing && !p.forgotten) {
         this.log.warn({ peer: p.name, address: p.address, err: err.message }, 'connection to peer lost');

@@ -27,18 +27,15 @@ export function preflist(ring: Ring, hash32: number, n: number, up: ReadonlySet<
   const first = partitionOfHash(hash32, ring.ringSize);
   const parts = replicaPartitions(first, ring.ringSize, n);
   const out: Target[] = [];
-  const used = new Set<string>();
-  const downPrimaries: { partition: number; owner: string }[] = [];
+  // allocated only when a primary is down: the common case is on every request's path
+  let downPrimaries: { partition: number; owner: string }[] | undefined;
   for (const p of parts) {
     const owner = ring.owners[p]!;
-    if (up.has(owner)) {
-      out.push({ partition: p, node: owner, primary: true });
-      used.add(owner);
-    } else {
-      downPrimaries.push({ partition: p, owner });
-    }
+    if (up.has(owner)) out.push({ partition: p, node: owner, primary: true });
+    else (downPrimaries ??= []).push({ partition: p, owner });
   }
-  if (downPrimaries.length === 0) return out;
+  if (!downPrimaries) return out;
+  const used = new Set(out.map((t) => t.node));
   // Fallback candidates: owners of the partitions after the preference list, in ring order;
   // nodes not already holding a replica first, then (small clusters) those that do,
   // on another vnode, so a 3-node cluster with one node down still writes 3 copies.
