@@ -13,13 +13,13 @@
  * BENCH_WORKERS (default 30) shrink or grow it. A benchmark reports; it never
  * fails on a number.
  */
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { HOST, freePort, sleep, waitForPing } from './support.js';
+import { HOST, freePort, runMain, sleep, startChild, startRedis, stopChild, tempDir, waitForPing } from './support.js';
 
 const run = promisify(execFile);
 const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 100_000);
@@ -30,49 +30,6 @@ const KEYSPACE = 100_000;
 const MAIN = fileURLToPath(new URL('../node/src/cli/main.js', import.meta.url));
 
 // ---- processes -------------------------------------------------------------
-
-const children = new Set<ChildProcess>();
-const tempDirs: string[] = [];
-
-function cleanup(): void {
-  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-  children.clear();
-  for (const d of tempDirs.splice(0)) fs.rmSync(d, { recursive: true, force: true });
-}
-process.on('exit', cleanup);
-for (const sig of ['SIGINT', 'SIGTERM'] as const) {
-  process.on(sig, () => {
-    cleanup();
-    process.exit(130);
-  });
-}
-
-
-function start(cmd: string, args: string[]): ChildProcess {
-  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('RKV_')));
-  const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'inherit'], env });
-  children.add(child);
-  child.on('exit', () => children.delete(child));
-  return child;
-}
-
-async function stop(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((r) => child.once('exit', r));
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-  await exited;
-  clearTimeout(timer);
-}
-
-// ---- redis-server and the rkv cluster ------------------------------------------
-
-async function startRedis(): Promise<{ port: number; child: ChildProcess }> {
-  const port = await freePort();
-  const child = start('redis-server', ['--port', String(port), '--bind', HOST, '--save', '', '--appendonly', 'no']);
-  await waitForPing(port, child, 'redis-server');
-  return { port, child };
-}
 
 interface RkvNode {
   name: string;
@@ -95,10 +52,9 @@ async function admin(node: RkvNode, method: 'GET' | 'POST', p: string, body?: un
 
 async function startRkvNode(i: number): Promise<RkvNode> {
   const [resp, http, cluster] = [await freePort(), await freePort(), await freePort()];
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), `rkv-bench-cluster-${i}-`));
-  tempDirs.push(dataDir);
+  const dataDir = tempDir(`rkv-bench-cluster-${i}-`);
   const name = `bench${i}@${HOST}`;
-  const child = start(process.execPath, [MAIN, 'start', '--name', name, '--bind', HOST, '--backend', 'rocksdb', '--n-val', '3', '--r', '2', '--w', '2',
+  const child = startChild(process.execPath, [MAIN, 'start', '--name', name, '--bind', HOST, '--backend', 'rocksdb', '--n-val', '3', '--r', '2', '--w', '2',
     '--resp-port', String(resp), '--http-port', String(http), '--cluster-port', String(cluster), '--data-dir', dataDir, '--log-level', 'warn']);
   await waitForPing(resp, child, name);
   return { name, resp, http, cluster, child };
@@ -280,7 +236,7 @@ async function main(): Promise<void> {
   console.log('measuring redis-server ...');
   const redisRb = await redisBenchmarks([redis.port, redis.port, redis.port]);
   const redisMix = await mixed([redis.port], path.join('bench-results', `cluster-${stamp}`, 'mixed-redis'));
-  await stop(redis.child);
+  await stopChild(redis.child);
 
   let rkvRb: Map<string, Measure> | undefined;
   let rkvMix: Map<string, Measure> | undefined;
@@ -296,7 +252,7 @@ async function main(): Promise<void> {
     failure = e instanceof Error ? e.message : String(e);
     console.error(`rkv measurement failed: ${failure}`);
   } finally {
-    await Promise.all(nodes.map((n) => stop(n.child)));
+    await Promise.all(nodes.map((n) => stopChild(n.child)));
   }
 
   const rows: Row[] = [];
@@ -316,14 +272,4 @@ async function main(): Promise<void> {
   console.log(`\nwrote ${writeCsv(rows, stamp)}`);
 }
 
-main().then(
-  () => {
-    cleanup();
-    process.exit(0);
-  },
-  (err: unknown) => {
-    console.error(err);
-    cleanup();
-    process.exit(1);
-  },
-);
+runMain(main);

@@ -18,7 +18,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { build, type Histogram } from 'hdr-histogram-js';
-import { HOST, freePort } from './support.js';
+import { HOST, freePort, onCleanup, runMain } from './support.js';
 
 const MAIN = fileURLToPath(new URL('../node/src/cli/main.js', import.meta.url));
 const KEYS = Number(process.env.BENCH_KEYS ?? 1_000_000);
@@ -49,13 +49,7 @@ function cleanup(): void {
   }
   nodes.length = 0;
 }
-process.on('exit', cleanup);
-for (const sig of ['SIGINT', 'SIGTERM'] as const) {
-  process.on(sig, () => {
-    cleanup();
-    process.exit(130);
-  });
-}
+onCleanup(cleanup);
 
 async function api<T>(n: Node, method: string, p: string, body?: unknown): Promise<T> {
   const res = await fetch(`http://${HOST}:${n.http}${p}`, {
@@ -269,14 +263,4 @@ async function main(): Promise<void> {
   );
 }
 
-main().then(
-  () => {
-    cleanup();
-    process.exit(0);
-  },
-  (err: unknown) => {
-    console.error(err);
-    cleanup();
-    process.exit(1);
-  },
-);
+runMain(main);

@@ -4,13 +4,12 @@
  * run). Prints a table and writes bench-results/resp-<timestamp>.csv.
  * A benchmark reports; it never fails on a missed target.
  */
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { HOST, freePort, waitForPing } from './support.js';
+import { HOST, freePort, runMain, startChild, startRedis, stopChild, tempDir, waitForPing } from './support.js';
 
 const run = promisify(execFile);
 const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 200_000);
@@ -24,51 +23,11 @@ interface Result {
 }
 type Results = Map<string, Result>;
 
-const children = new Set<ChildProcess>();
-const tempDirs: string[] = [];
-
-function cleanup(): void {
-  for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
-  children.clear();
-  for (const d of tempDirs.splice(0)) fs.rmSync(d, { recursive: true, force: true });
-}
-process.on('exit', cleanup);
-for (const sig of ['SIGINT', 'SIGTERM'] as const) {
-  process.on(sig, () => {
-    cleanup();
-    process.exit(130);
-  });
-}
-
-function start(cmd: string, args: string[]): ChildProcess {
-  const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'inherit'] });
-  children.add(child);
-  child.on('exit', () => children.delete(child));
-  return child;
-}
-
-async function stop(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null) return;
-  const exited = new Promise((r) => child.once('exit', r));
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-  await exited;
-  clearTimeout(timer);
-}
-
-async function startRedis(): Promise<{ port: number; child: ChildProcess }> {
-  const port = await freePort();
-  const child = start('redis-server', ['--port', String(port), '--bind', HOST, '--save', '', '--appendonly', 'no']);
-  await waitForPing(port, child, 'redis-server');
-  return { port, child };
-}
-
 async function startRkv(extra: string[]): Promise<{ port: number; child: ChildProcess }> {
   const [port, http, cluster] = [await freePort(), await freePort(), await freePort()];
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'rkv-bench-'));
-  tempDirs.push(dataDir);
+  const dataDir = tempDir('rkv-bench-');
   const args = [MAIN, 'start', ...extra, '--resp-port', String(port), '--http-port', String(http), '--cluster-port', String(cluster), '--data-dir', dataDir, '--log-level', 'warn'];
-  const child = start(process.execPath, args);
+  const child = startChild(process.execPath, args);
   await waitForPing(port, child, `rkv (${extra.join(' ')})`);
   return { port, child };
 }
@@ -175,7 +134,7 @@ async function withRkv(extra: string[], redisPort: number, pipelines: number[]):
   } catch (e) {
     return e instanceof Error ? e.message : String(e);
   } finally {
-    if (node) await stop(node.child);
+    if (node) await stopChild(node.child);
   }
 }
 
@@ -204,20 +163,10 @@ async function main(): Promise<void> {
       else addRows(rows, x.name, x.target, res[i]!.redis, res[i]!.rkv);
     });
   }
-  await stop(redis.child);
+  await stopChild(redis.child);
 
   printTable(rows);
   console.log(`\nwrote ${writeCsv(rows)}`);
 }
 
-main().then(
-  () => {
-    cleanup();
-    process.exit(0);
-  },
-  (err: unknown) => {
-    console.error(err);
-    cleanup();
-    process.exit(1);
-  },
-);
+runMain(main);
