@@ -9,7 +9,8 @@
  *
  * Environment: BENCH_BYTES (e.g. 100MB, 1GiB), BENCH_VALUE_SIZE (1024),
  * BENCH_RING_SIZE (64), BENCH_N_VAL (3), BENCH_TRANSFER_LIMIT (2),
- * BENCH_KEEP=1 keeps the data dirs.
+ * BENCH_LOG_LEVEL (warn), BENCH_KEEP=1 keeps the data dirs, BENCH_NODE_ARGS passes flags to the
+ * nodes' node processes (e.g. --cpu-prof --cpu-prof-dir=prof).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -61,9 +62,10 @@ async function startNode(i: number): Promise<BenchNode> {
   const [resp, http, cluster] = [await freePort(), await freePort(), await freePort()];
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), `rkv-bench-handoff-${i}-`));
   const name = `rkv${i}@${HOST}`;
-  const child = spawn(process.execPath, [MAIN, 'start', '--name', name, '--bind', HOST, '--resp-port', String(resp), '--http-port', String(http),
+  const nodeArgs = env.BENCH_NODE_ARGS ? env.BENCH_NODE_ARGS.split(/\s+/).filter(Boolean) : [];
+  const child = spawn(process.execPath, [...nodeArgs, MAIN, 'start', '--name', name, '--bind', HOST, '--resp-port', String(resp), '--http-port', String(http),
     '--cluster-port', String(cluster), '--data-dir', dataDir, '--backend', 'rocksdb', '--ring-size', String(RING_SIZE), '--n-val', String(N_VAL),
-    '--log-level', 'warn'], { stdio: ['ignore', 'inherit', 'inherit'] });
+    '--log-level', env.BENCH_LOG_LEVEL ?? 'warn'], { stdio: ['ignore', 'inherit', 'inherit'] });
   const n: BenchNode = { name, resp, http, cluster, dataDir, child, url: `http://${HOST}:${http}` };
   nodes.push(n);
   for (const deadline = Date.now() + 60_000; ; ) {
@@ -152,7 +154,7 @@ async function main(): Promise<void> {
   let moved = 0;
   let balancedS = 0;
   for (;;) {
-    await sleep(500);
+    await sleep(200);
     const [done, t, ms] = await Promise.all([handoffBytesMetric(n1), api<Transfers>(n1, 'GET', '/admin/transfers'), api<MemberStatus>(n1, 'GET', '/admin/member-status')]);
     const now = Date.now();
     const running = t.active.filter((x) => x.type === 'ownership').reduce((s, x) => s + x.bytes, 0);

@@ -32,6 +32,9 @@ export interface RocksDbOptions {
   rowCacheSize?: number;
 }
 
+/** Quiet time after the last dropped range before the dropped ranges are compacted. */
+const COMPACT_AFTER_MS = 2000;
+
 /** Bookkeeping bytes counted per row cache entry on top of key and value. */
 const ROW_OVERHEAD = 64;
 
@@ -200,6 +203,8 @@ export class RocksDbBackend implements Backend {
   private flushScheduled = false;
   private readonly inflight = new Set<Promise<unknown>>();
   private closing: Promise<void> | undefined;
+  /** dropped ranges waiting for their compaction */
+  private compaction: { gte: Buffer; lt: Buffer; timer: NodeJS.Timeout | undefined } | undefined;
 
   private constructor(
     readonly dir: string,
@@ -275,11 +280,28 @@ export class RocksDbBackend implements Backend {
       if (inRange(w.key, range)) this.pending.set(k, { key: w.key, value: undefined, done: group.done });
     }
     this.schedule();
-    return group.done.then(() => {
-      // db.clear leaves one tombstone per key; compacting now keeps later folds
-      // and isEmpty over this range from wading through them.
-      this.track(new Promise<void>((resolve) => this.db.compactRange(group.range!.gte, group.range!.lt, () => resolve())));
-    });
+    return group.done.then(() => this.compactLater(group.range!));
+  }
+
+  /**
+   * db.clear leaves one tombstone per key, which later folds over the range
+   * wade through until a compaction drops them. Compacting at once would,
+   * with the data still in level 0, rewrite every level-0 file while handoffs
+   * run on the same thread pool; so the dropped ranges are compacted together
+   * once no drop has come for a while (a leave or a join drops many in a row).
+   */
+  private compactLater(range: KeyRange): void {
+    if (this.closing) return;
+    const c = (this.compaction ??= { gte: range.gte, lt: range.lt, timer: undefined });
+    if (Buffer.compare(range.gte, c.gte) < 0) c.gte = range.gte;
+    if (Buffer.compare(range.lt, c.lt) > 0) c.lt = range.lt;
+    if (c.timer) clearTimeout(c.timer);
+    c.timer = setTimeout(() => {
+      this.compaction = undefined;
+      if (this.closing) return;
+      this.track(new Promise<void>((resolve) => this.db.compactRange(c.gte, c.lt, () => resolve())));
+    }, COMPACT_AFTER_MS);
+    c.timer.unref();
   }
 
   async approximateSize(): Promise<number> {
@@ -291,6 +313,8 @@ export class RocksDbBackend implements Backend {
   }
 
   close(): Promise<void> {
+    if (this.compaction?.timer) clearTimeout(this.compaction.timer);
+    this.compaction = undefined;
     this.closing ??= this.drain().then(
       () => new Promise<void>((resolve, reject) => this.db.close((err) => (err ? reject(toError(err)) : resolve()))),
     );

@@ -32,6 +32,8 @@ interface Active {
   progress: HandoffProgress;
   startedAt: number;
   cancelled: boolean;
+  /** the data is across and the job is completing (claimant, drop): it no longer holds a transfer slot */
+  finishing: boolean;
 }
 
 interface Failure {
@@ -68,6 +70,10 @@ export class HandoffManager {
   private readonly repairs = new Set<number>();
   private timer: NodeJS.Timeout | undefined;
   private ticking = false;
+  /** a tick was asked for while one ran: run another when it ends, so a freed slot is refilled at once */
+  private again = false;
+  /** jobs ended so far (either way) */
+  private ended = 0;
   private stopped = false;
   private readonly now: () => number;
 
@@ -104,15 +110,27 @@ export class HandoffManager {
     while (this.active.size > 0 && this.now() < deadline) await new Promise((r) => setTimeout(r, 20));
   }
 
-  /** The handoffs this node should be running now, from its ring and its data. */
-  private async computeWanted(ring: Ring): Promise<HandoffJob[]> {
+  /** The handoffs the ring alone asks for (ownership transfers, repairs, a committed resize): no I/O. */
+  private ringJobs(ring: Ring): HandoffJob[] {
+    const self = this.o.ring.self;
+    const jobs: HandoffJob[] = [];
+    for (const t of ring.next) if (t.from === self) jobs.push({ type: 'ownership', partition: t.partition, from: self, to: t.to });
+    for (const p of this.repairs) jobs.push({ type: 'repair', partition: p, from: 'neighbours', to: self });
+    // a committed resize: copy each old partition we own into the new ring
+    if (ring.resize) {
+      for (const p of ring.resize.pending) {
+        if (ring.owners[p] === self) jobs.push({ type: 'resize', partition: p, from: self, to: '*', size: ring.ringSize });
+      }
+    }
+    return jobs;
+  }
+
+  /** The handoffs our data asks for: hinted ones and stray ring sizes (each found by looking at the backend). */
+  private async dataJobs(ring: Ring): Promise<HandoffJob[]> {
     const self = this.o.ring.self;
     const jobs: HandoffJob[] = [];
     const involved = new Set<number>();
-    for (const t of ring.next) {
-      if (t.from === self || t.to === self) involved.add(t.partition);
-      if (t.from === self) jobs.push({ type: 'ownership', partition: t.partition, from: self, to: t.to });
-    }
+    for (const t of ring.next) if (t.from === self || t.to === self) involved.add(t.partition);
     for (let p = 0; p < ring.ringSize; p++) {
       const owner = ring.owners[p]!;
       if (owner === self || involved.has(p) || !ring.members[owner]) continue;
@@ -123,13 +141,6 @@ export class HandoffManager {
         continue;
       }
       if (!(await this.o.vnodes.vnode(p).isEmpty())) jobs.push(hinted);
-    }
-    for (const p of this.repairs) jobs.push({ type: 'repair', partition: p, from: 'neighbours', to: self });
-    // a committed resize: copy each old partition we own into the new ring
-    if (ring.resize) {
-      for (const p of ring.resize.pending) {
-        if (ring.owners[p] === self) jobs.push({ type: 'resize', partition: p, from: self, to: '*', size: ring.ringSize });
-      }
     }
     // data of a ring size that is neither current nor being built (an old ring after a resize,
     // an aborted resize, a joiner's own ring): re-homed key by key, then dropped
@@ -143,28 +154,51 @@ export class HandoffManager {
   }
 
   private async tick(): Promise<void> {
-    if (this.ticking || this.stopped) return;
+    if (this.stopped) return;
+    if (this.ticking) {
+      this.again = true;
+      return;
+    }
     this.ticking = true;
+    this.again = false;
     try {
       const ring = this.o.ring.current;
-      const wanted = await this.computeWanted(ring);
-      // computeWanted awaits: a job may have finished and changed the ring meanwhile, and must not run again
+      // The ring's own jobs start before the backend is looked at: those looks wait behind
+      // writes and compactions, and must not leave a transfer slot idle meanwhile.
+      const fromRing = this.ringJobs(ring);
+      this.dispatch(fromRing);
+      const ended = this.ended;
+      const fromData = await this.dataJobs(ring);
+      const wanted = [...fromRing, ...fromData];
+      // dataJobs awaits: a job may have finished and changed the ring meanwhile, and must not run again
       this.wanted = this.o.ring.current === ring ? wanted : wanted.filter((j) => !this.obsolete(j));
-      const now = this.now();
-      for (const job of this.wanted) {
-        if (this.active.size >= this.limit) break;
-        const k = key(job);
-        if (this.active.has(k)) continue;
-        const f = this.failures.get(k);
-        if (f && f.retryAt > now) continue;
-        // gossip keeps a connection to every member, so this tells up from down without trying
-        if (job.to !== '*' && job.type !== 'repair' && !this.o.transport.isReachable(job.to)) continue;
-        this.run(job);
-      }
+      // A job that ended meanwhile may have emptied a vnode dataJobs saw holding data (or took
+      // for busy because the job was running): those are looked at again, not started from this view.
+      if (ended === this.ended) this.dispatch(this.wanted);
+      else this.again = true;
     } catch (e) {
       this.o.logger.error({ err: (e as Error).message }, 'handoff tick failed');
     } finally {
       this.ticking = false;
+      if (this.again) void this.tick();
+    }
+  }
+
+  /** Starts wanted jobs while transfer slots are free. */
+  private dispatch(wanted: HandoffJob[]): void {
+    const now = this.now();
+    let running = 0;
+    for (const a of this.active.values()) if (!a.finishing) running++;
+    for (const job of wanted) {
+      if (running >= this.limit || this.stopped) break;
+      const k = key(job);
+      if (this.active.has(k)) continue;
+      const f = this.failures.get(k);
+      if (f && f.retryAt > now) continue;
+      // gossip keeps a connection to every member, so this tells up from down without trying
+      if (job.to !== '*' && job.type !== 'repair' && !this.o.transport.isReachable(job.to)) continue;
+      this.run(job);
+      running++;
     }
   }
 
@@ -178,7 +212,7 @@ export class HandoffManager {
 
   private run(job: HandoffJob): void {
     const k = key(job);
-    const a: Active = { job, progress: { objects: 0, bytes: 0 }, startedAt: this.now(), cancelled: false };
+    const a: Active = { job, progress: { objects: 0, bytes: 0 }, startedAt: this.now(), cancelled: false, finishing: false };
     this.active.set(k, a);
     const log = this.o.logger.child({ partition: job.partition, type: job.type, to: job.to, ...(job.size ? { size: job.size } : {}) });
     log.info('handoff starting');
@@ -220,7 +254,13 @@ export class HandoffManager {
       }));
     }
     work
-      .then(() => this.finishJob(job))
+      .then(() => {
+        // Completing (claimant round trip, waiting for the ring, dropping the copy) moves no data:
+        // the slot goes to the next transfer now, while the job stays active so it is not started twice.
+        a.finishing = true;
+        void this.tick();
+        return this.finishJob(job);
+      })
       .then(
         () => {
           this.failures.delete(k);
@@ -241,6 +281,7 @@ export class HandoffManager {
       .finally(() => {
         if (job.type !== 'resize') this.o.service.setForwarding(job.partition, undefined);
         this.active.delete(k);
+        this.ended++;
         void this.tick();
       });
   }

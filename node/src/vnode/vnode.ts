@@ -38,6 +38,16 @@ export class Vnode {
   private readonly sync: SyncPointAccess | undefined;
   /** updates waiting for the next cycle of a key whose cycle is queued or running, by lock id */
   private readonly waiting = new Map<string, QueuedUpdate[]>();
+  /**
+   * True while the vnode is known to hold nothing (after a drop or an empty
+   * isEmpty, with no write since). Every write of the vnode's range goes
+   * through this object, so the handoff manager's periodic isEmpty checks of
+   * partitions it no longer owns cost nothing, instead of a fold over the
+   * tombstones a drop leaves.
+   */
+  private knownEmpty = false;
+  /** bumped by every write issued: an emptiness seen by a backend call that overlapped one is not kept */
+  private writes = 0;
 
   constructor(
     readonly partition: number,
@@ -107,6 +117,7 @@ export class Vnode {
       if (this.sync !== undefined && (idle || !this.lock.held(id))) {
         const entry = this.sync.peek(sk);
         const obj = update(entry ? decodedMemo(entry) : undefined);
+        this.wrote();
         this.sync.putOwned(sk, encodeObject(obj), obj);
         return Promise.resolve(obj);
       }
@@ -142,7 +153,10 @@ export class Vnode {
           results.push(toError(err));
         }
       }
-      if (changed) await this.backend.put(sk, encodeObject(obj!));
+      if (changed) {
+        this.wrote();
+        await this.backend.put(sk, encodeObject(obj!));
+      }
     } catch (err) {
       // the read or the write failed: no update of the cycle took effect
       for (let i = 0; i < batch.length; i++) if (!(results[i] instanceof Error)) results[i] = toError(err);
@@ -214,11 +228,22 @@ export class Vnode {
   }
 
   async isEmpty(): Promise<boolean> {
-    return this.backend.isEmpty(vnodeRange(this.ringLog2, this.partition));
+    if (this.knownEmpty) return true;
+    const seq = this.writes;
+    const empty = await this.backend.isEmpty(vnodeRange(this.ringLog2, this.partition));
+    if (empty && seq === this.writes) this.knownEmpty = true;
+    return empty;
   }
 
   async drop(): Promise<void> {
+    const seq = this.writes;
     await this.backend.dropRange(vnodeRange(this.ringLog2, this.partition));
+    if (seq === this.writes) this.knownEmpty = true;
+  }
+
+  private wrote(): void {
+    this.writes++;
+    this.knownEmpty = false;
   }
 }
 

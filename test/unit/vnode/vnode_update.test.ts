@@ -71,5 +71,30 @@ for (const kind of ['memory', 'rocksdb'] as const) {
         }
       });
     });
+
+    it('isEmpty follows drops and the writes around them', async () => {
+      await withVnode(kind, async (v) => {
+        assert.equal(await v.isEmpty(), true);
+        await v.coordinatePut(bkey, content('a'), undefined, true);
+        assert.equal(await v.isEmpty(), false);
+        await v.drop();
+        assert.equal(await v.isEmpty(), true);
+        assert.equal(await v.get(bkey), undefined);
+        // a write after a drop that left the vnode empty must show again
+        await v.coordinatePut(bkey, content('b'), undefined, true);
+        assert.equal(await v.isEmpty(), false);
+        // a write issued while a drop runs lands after it, so the vnode is not empty afterwards
+        const dropped = v.drop();
+        const written = v.mergePut({ ...bkey, key: Buffer.from('k2') }, applyWrite(undefined, {}, content('c'), 'other.1'), true);
+        await Promise.all([dropped, written]);
+        assert.equal(await v.isEmpty(), false);
+        assert.equal((await v.get({ ...bkey, key: Buffer.from('k2') }))!.siblings[0]!.value.toString(), 'c');
+        // an isEmpty that overlapped a write does not declare the vnode empty for later
+        await v.drop();
+        const [seen] = await Promise.all([v.isEmpty(), v.coordinatePut(bkey, content('d'), undefined, true)]);
+        assert.equal(typeof seen, 'boolean');
+        assert.equal(await v.isEmpty(), false);
+      });
+    });
   });
 }
