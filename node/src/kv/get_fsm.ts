@@ -7,6 +7,22 @@ import { countReply, emptyCounts, tally, type QuorumSpec } from './tally.js';
 import { RequestTimeoutError, UnavailableError, type GetResult } from './types.js';
 import { Deadline } from './deadline.js';
 
+/** What a get answers for the merged object of the replicas (undefined: none had the key). */
+export function getResult(obj: RkvObject | undefined, lww: boolean, now: number, metrics: Metrics): GetResult {
+  if (!obj) return { found: false };
+  if (isTombstone(obj, now)) return { found: false, context: obj.clock };
+  const live = liveSiblings(obj, now);
+  // one live sibling is its own last-write-wins resolution
+  const siblings = lww && live.length > 1 ? liveSiblings(resolveLastWriteWins({ clock: obj.clock, siblings: live }), now) : live;
+  metrics.siblings.observe(siblings.length);
+  return { found: true, object: obj, siblings, context: obj.clock };
+}
+
+/** True when a replica's answer already holds everything of the merged object (no read repair needed). */
+export function upToDate(replica: RkvObject | undefined, merged: RkvObject): boolean {
+  return replica !== undefined && (replica === merged || dominates(replica, merged));
+}
+
 export interface GetRequest {
   bkey: BKey;
   targets: Target[];
@@ -121,14 +137,7 @@ export class GetFsm extends Deadline {
 
   private replyWith(obj: RkvObject | undefined): void {
     this.replied = true;
-    const now = this.now();
-    if (!obj) return this.resolve({ found: false });
-    if (isTombstone(obj, now)) return this.resolve({ found: false, context: obj.clock });
-    const live = liveSiblings(obj, now);
-    // one live sibling is its own last-write-wins resolution
-    const siblings = this.req.lww && live.length > 1 ? liveSiblings(resolveLastWriteWins({ clock: obj.clock, siblings: live }), now) : live;
-    this.metrics.siblings.observe(siblings.length);
-    this.resolve({ found: true, object: obj, siblings, context: obj.clock });
+    this.resolve(getResult(obj, this.req.lww, this.now(), this.metrics));
   }
 
   private replyUnavailable(): void {
@@ -151,8 +160,7 @@ export class GetFsm extends Deadline {
     if (!merged) return;
     if (this.req.onTombstone && merged.siblings.every((s) => s.deleted) && this.slots.every((s) => s.ok && s.target.primary)) this.req.onTombstone();
     for (const s of this.slots) {
-      if (!s.ok) continue;
-      if (s.obj && (s.obj === merged || dominates(s.obj, merged))) continue;
+      if (!s.ok || upToDate(s.obj, merged)) continue;
       this.metrics.readRepairs.inc();
       this.router.mergePut(s.target, this.req.bkey, merged, this.req.lww).catch(() => undefined);
     }

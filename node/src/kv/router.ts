@@ -13,4 +13,17 @@ export interface VnodeRouter {
   mergePut(t: Target, b: BKey, obj: RkvObject, lww: boolean): Promise<void>;
   /** removes the replica's tombstone if it is exactly `clock`; false when it is not */
   reap(t: Target, b: BKey, clock: VClock): Promise<boolean>;
+  /**
+   * The replica a target names when a request to it can run synchronously in
+   * this turn (a local in-process vnode that nothing redirects or forwards
+   * from); undefined when the request must take the asynchronous path.
+   */
+  immediate?(t: Target, write: boolean): ImmediateReplica | undefined;
+}
+
+/** A replica answering in the caller's turn (see Vnode.immediate). */
+export interface ImmediateReplica {
+  getNow(b: BKey): RkvObject | undefined;
+  coordinatePutNow(b: BKey, content: Content, context: VClock | undefined, lww: boolean): RkvObject;
+  mergePutNow(b: BKey, obj: RkvObject, lww: boolean): RkvObject;
 }

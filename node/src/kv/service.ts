@@ -1,15 +1,16 @@
 import type { HistogramObserver, Metrics } from '../api/metrics.js';
 import { keyHash32 } from '../ring/chash.js';
 import type { Ring } from '../ring/ring.js';
-import type { Content } from '../object/object.js';
+import type { Content, RkvObject } from '../object/object.js';
 import type { VClock } from '../object/vclock.js';
 import type { BKey } from '../vnode/vnode.js';
 import { validateProps, type BucketRegistry } from './buckets.js';
-import { GetFsm } from './get_fsm.js';
+import { mergeObjects } from '../object/object.js';
+import { GetFsm, getResult, upToDate } from './get_fsm.js';
 import { preflist, type Target } from './preflist.js';
 import { PutFsm } from './put_fsm.js';
 import { reapTombstone } from './reaper.js';
-import type { VnodeRouter } from './router.js';
+import type { ImmediateReplica, VnodeRouter } from './router.js';
 import { resolveQuorum } from './tally.js';
 import { BadRequestError, RequestTimeoutError, UnavailableError, type BucketProps, type GetOptions, type GetResult, type KvApi, type NewContent, type PutOptions, type PutResult } from './types.js';
 
@@ -95,6 +96,81 @@ export class KvService implements KvApi {
     return this.timed('get', run, start);
   }
 
+  /**
+   * get() answered in the caller's turn, when every replica is a primary that
+   * answers at once (router.immediate: an in-process vnode of this node) and
+   * none needs a read repair; undefined when the get coordinator must run.
+   * Every replica answering is what the coordinator would wait for too, so the
+   * answer is the one it would give.
+   */
+  getNow(bucket: Buffer, key: Buffer, opts: GetOptions = {}): GetResult | undefined {
+    const immediate = this.d.router.immediate;
+    if (immediate === undefined) return undefined;
+    const start = performance.now();
+    const bkey = this.bkey(bucket, key);
+    const props = this.d.buckets.get(bucket);
+    const n = this.nval(props, opts.n_val);
+    // validated as get() does, though every replica answers
+    resolveQuorum('r', opts.r ?? props.r, n);
+    resolveQuorum('pr', opts.pr ?? props.pr, n);
+    const targets = this.targets(bkey, n);
+    if (targets.length < n) return undefined;
+    let merged: RkvObject | undefined;
+    let objs: (RkvObject | undefined)[] | undefined;
+    for (let i = 0; i < targets.length; i++) {
+      const t = targets[i]!;
+      const replica = t.primary ? immediate(t, false) : undefined;
+      if (replica === undefined) return undefined;
+      const obj = replica.getNow(bkey);
+      if (n > 1) (objs ??= []).push(obj);
+      if (obj !== undefined) merged = merged === undefined ? obj : mergeObjects(merged, obj);
+    }
+    if (merged !== undefined) {
+      if (objs !== undefined && !objs.every((o) => upToDate(o, merged))) return undefined;
+      // every primary answered with the same tombstone: the moment to reap it, as the coordinator would
+      if (merged.siblings.every((s) => s.deleted)) this.scheduleReap(bucket, key, opts.n_val);
+    }
+    const result = getResult(merged, !props.allow_mult || props.last_write_wins, this.d.now(), this.d.metrics);
+    this.observe('get', result.found ? 'ok' : 'notfound', start);
+    return result;
+  }
+
+  /**
+   * put() done in the caller's turn, when every replica is a primary that
+   * writes at once (see getNow) and the bucket resolves siblings by last write
+   * (so no replica can refuse the write); undefined, with nothing written,
+   * when the put coordinator must run.
+   */
+  putNow(bucket: Buffer, key: Buffer, content: NewContent, context: VClock | undefined, opts: PutOptions = {}): PutResult | undefined {
+    const immediate = this.d.router.immediate;
+    if (immediate === undefined) return undefined;
+    const start = performance.now();
+    const bkey = this.bkey(bucket, key);
+    const props = this.d.buckets.get(bucket);
+    const n = this.nval(props, opts.n_val);
+    resolveQuorum('w', opts.w ?? props.w, n);
+    resolveQuorum('dw', opts.dw ?? props.dw, n);
+    resolveQuorum('pw', opts.pw ?? props.pw, n);
+    const lww = !props.allow_mult || props.last_write_wins;
+    if (!lww) return undefined;
+    const targets = this.targets(bkey, n);
+    if (targets.length < n) return undefined;
+    // every replica must be able to write now before the first one does
+    const first = targets[0]!.primary ? immediate(targets[0]!, true) : undefined;
+    if (first === undefined) return undefined;
+    let rest: ImmediateReplica[] | undefined;
+    for (let i = 1; i < targets.length; i++) {
+      const t = targets[i]!;
+      const replica = t.primary ? immediate(t, true) : undefined;
+      if (replica === undefined) return undefined;
+      (rest ??= []).push(replica);
+    }
+    const obj = first.coordinatePutNow(bkey, this.fullContent(content), opts.overwrite ? undefined : (context ?? {}), lww);
+    if (rest !== undefined) for (const replica of rest) replica.mergePutNow(bkey, obj, lww);
+    this.observe('put', 'ok', start);
+    return { object: obj, context: obj.clock };
+  }
+
   /** Coordinator latency by quorum outcome: ok, notfound, unavailable, timeout, error. */
   private timed<T extends GetResult | PutResult>(op: 'get' | 'put', run: Promise<T>, start: number): Promise<T> {
     return run.then(
@@ -120,9 +196,13 @@ export class KvService implements KvApi {
   }
 
   put(bucket: Buffer, key: Buffer, content: NewContent, context: VClock | undefined, opts: PutOptions = {}): Promise<PutResult> {
+    return this.write(bucket, key, this.fullContent(content), opts.overwrite ? undefined : (context ?? {}), opts);
+  }
+
+  private fullContent(content: NewContent): Content {
     const full: Content = { value: content.value, contentType: content.contentType, lastModified: this.d.now(), deleted: false };
     if (content.expiresAt !== undefined) full.expiresAt = content.expiresAt;
-    return this.write(bucket, key, full, opts.overwrite ? undefined : (context ?? {}), opts);
+    return full;
   }
 
   async delete(bucket: Buffer, key: Buffer, context: VClock | undefined, opts: PutOptions = {}): Promise<boolean> {

@@ -7,7 +7,8 @@ import type { VnodeManager } from './manager.js';
 
 /**
  * The receiving half of a handoff (riak_core_handoff_receiver): every object
- * is merged into the local vnode (handle_handoff_data), never written blindly.
+ * is merged into the local vnode (handle_handoff_data), never written blindly;
+ * a batch is merged as one read and one write.
  * Before accepting, a receiver whose ring is older than the sender's fetches
  * the sender's ring, so it knows the partition is coming to it.
  */
@@ -33,12 +34,8 @@ export function registerHandoffReceiver(deps: {
     // the sender's ring size: partition numbers of two ring sizes must never be mixed (data of
     // another size than ours is re-homed by the handoff manager)
     const vnode = vnodes.vnode(b.partition, typeof b.size === 'number' ? b.size : undefined);
-    await Promise.all(
-      b.items.map(([bucket, key, hash32, value]) => {
-        const bk = Buffer.from(bucket);
-        return vnode.mergePut({ bucket: bk, key: Buffer.from(key), hash32 }, decodeObject(Buffer.from(value)), deps.lww(bk));
-      }),
-    );
+    // no copies of the frame's buffers: the storage key is built anew and the backend copies what it stores
+    await vnode.mergeMany(b.items.map(([bucket, key, hash32, raw]) => ({ bkey: { bucket, key, hash32 }, obj: decodeObject(raw), raw })), deps.lww);
     deps.onData?.(b.partition);
     return { n: b.items.length };
   });

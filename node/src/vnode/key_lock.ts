@@ -39,6 +39,34 @@ export class KeyLock {
     return result;
   }
 
+  /**
+   * Runs `fn` holding every key of `ids` at once (duplicates allowed): after
+   * every cycle already queued on any of them, before any queued later.
+   */
+  runMany<T>(ids: string[], fn: () => Promise<T>): Promise<T> {
+    let prev: Promise<void>[] | undefined;
+    for (const id of ids) {
+      const t = this.tails.get(id);
+      if (t !== undefined) (prev ??= []).push(t);
+    }
+    let result: Promise<T>;
+    if (prev === undefined) {
+      try {
+        result = fn();
+      } catch (err) {
+        result = Promise.reject(err as Error);
+      }
+    } else {
+      result = Promise.all(prev).then(fn);
+    }
+    const tail = result.then(noop, noop);
+    for (const id of ids) this.tails.set(id, tail);
+    void tail.then(() => {
+      for (const id of ids) if (this.tails.get(id) === tail) this.tails.delete(id);
+    });
+    return result;
+  }
+
   /** True while a cycle on the key runs or waits. */
   held(id: string): boolean {
     return this.tails.has(id);

@@ -1,4 +1,4 @@
-import type { Backend } from '../backend/backend.js';
+import type { Backend, BatchOp } from '../backend/backend.js';
 import { decodeStorageKey, encodeStorageKey, vnodeRange } from '../backend/storage_key.js';
 import { decodeObject, encodeObject } from '../object/codec.js';
 import { applyWrite, mergeObjects, resolveLastWriteWins, type Content, type RkvObject } from '../object/object.js';
@@ -75,6 +75,46 @@ export class Vnode {
   }
 
   /**
+   * True when a read or write of this vnode runs to completion synchronously
+   * right now: an in-process backend and no update queued or running. The
+   * *Now methods below may only be called while it holds (same turn).
+   */
+  get immediate(): boolean {
+    return this.sync !== undefined && this.waiting.size === 0 && this.lock.size === 0;
+  }
+
+  /** get() in one synchronous step; only while `immediate`. */
+  getNow(b: BKey): RkvObject | undefined {
+    const entry = this.sync!.peek(this.storageKey(b));
+    return entry ? decodedMemo(entry) : undefined;
+  }
+
+  /** coordinatePut() in one synchronous step; only while `immediate`. */
+  coordinatePutNow(b: BKey, content: Content, context: VClock | undefined, lww: boolean): RkvObject {
+    return this.updateNow(b, (local) => {
+      const obj = applyWrite(local, context ?? local?.clock ?? {}, content, this.actor);
+      return lww ? resolveLastWriteWins(obj) : obj;
+    });
+  }
+
+  /** mergePut() in one synchronous step; only while `immediate`. */
+  mergePutNow(b: BKey, incoming: RkvObject, lww: boolean): RkvObject {
+    return this.updateNow(b, (local) => {
+      const obj = local ? mergeObjects(local, incoming) : incoming;
+      return lww ? resolveLastWriteWins(obj) : obj;
+    });
+  }
+
+  private updateNow(b: BKey, update: Update): RkvObject {
+    const sk = this.storageKey(b);
+    const entry = this.sync!.peek(sk);
+    const obj = update(entry ? decodedMemo(entry) : undefined);
+    this.wrote();
+    this.sync!.putOwned(sk, encodeObject(obj), obj);
+    return obj;
+  }
+
+  /**
    * A write this vnode coordinates: advances its own DVV entry. With
    * `context` undefined the write supersedes whatever this replica holds.
    */
@@ -90,6 +130,37 @@ export class Vnode {
     return this.update(b, (local) => {
       const obj = local ? mergeObjects(local, incoming) : incoming;
       return lww ? resolveLastWriteWins(obj) : obj;
+    });
+  }
+
+  /**
+   * Replica writes in bulk (handoff and resize batches): each object is merged
+   * with the stored one like mergePut, but the batch reads its keys with one
+   * getMany (none when the vnode is known to be empty) and writes them with one
+   * batch, holding all of them meanwhile. An object that the merge leaves as it
+   * came is stored in the encoding it came in (`raw`), not re-encoded.
+   */
+  mergeMany(items: { bkey: BKey; obj: RkvObject; raw?: Buffer }[], lww: (bucket: Buffer) => boolean): Promise<void> {
+    if (items.length === 0) return Promise.resolve();
+    let sks: Buffer[];
+    try {
+      sks = items.map((i) => this.storageKey(i.bkey));
+    } catch (err) {
+      return Promise.reject(toError(err));
+    }
+    return this.lock.runMany(sks.map(KeyLock.id), async () => {
+      // the keys are held: nothing else can write them before the batch below is issued
+      const stored = this.knownEmpty ? undefined : await this.backend.getMany(sks);
+      const ops: BatchOp[] = new Array<BatchOp>(items.length);
+      for (let i = 0; i < items.length; i++) {
+        const { bkey, obj: incoming, raw } = items[i]!;
+        const local = stored?.[i];
+        let obj = local ? mergeObjects(decodeObject(local), incoming) : incoming;
+        if (lww(bkey.bucket)) obj = resolveLastWriteWins(obj);
+        ops[i] = { type: 'put', key: sks[i]!, value: obj === incoming && raw !== undefined ? raw : encodeObject(obj) };
+      }
+      this.wrote();
+      await this.backend.batch(ops);
     });
   }
 
@@ -114,13 +185,7 @@ export class Vnode {
       id = idle ? '' : KeyLock.id(sk);
       const queue = idle ? undefined : this.waiting.get(id);
       if (queue !== undefined) return new Promise((resolve, reject) => queue.push({ update, resolve, reject }));
-      if (this.sync !== undefined && (idle || !this.lock.held(id))) {
-        const entry = this.sync.peek(sk);
-        const obj = update(entry ? decodedMemo(entry) : undefined);
-        this.wrote();
-        this.sync.putOwned(sk, encodeObject(obj), obj);
-        return Promise.resolve(obj);
-      }
+      if (this.sync !== undefined && (idle || !this.lock.held(id))) return Promise.resolve(this.updateNow(b, update));
       if (idle) id = KeyLock.id(sk);
     } catch (err) {
       return Promise.reject(toError(err));

@@ -6,7 +6,7 @@ import type { RingManager } from '../cluster/ring_manager.js';
 import type { Transport } from '../cluster/transport.js';
 import type { VnodeRouter } from '../kv/router.js';
 import type { Target } from '../kv/preflist.js';
-import type { BKey } from './vnode.js';
+import type { BKey, Vnode } from './vnode.js';
 import { partitionOfHash, replicaPartitions } from '../ring/chash.js';
 import type { VnodeManager } from './manager.js';
 
@@ -175,12 +175,28 @@ export class VnodeService {
   }
 
   async applyResizeBatch(size: number, items: [Buffer, Buffer, number, Buffer, number][], lww: (bucket: Buffer) => boolean): Promise<void> {
-    await Promise.all(
-      items.map(([bucket, key, hash32, value, q]) => {
-        const bk = Buffer.from(bucket);
-        return this.vnodes.vnode(q, size).mergePut({ bucket: bk, key: Buffer.from(key), hash32 }, decodeObject(Buffer.from(value)), lww(bk));
-      }),
-    );
+    // one merge batch per target vnode; the frame's buffers are copies already (frame.ts), and the backend copies what it stores
+    const byPartition = new Map<number, { bkey: BKey; obj: RkvObject; raw: Buffer }[]>();
+    for (const [bucket, key, hash32, raw, q] of items) {
+      let list = byPartition.get(q);
+      if (!list) byPartition.set(q, (list = []));
+      list.push({ bkey: { bucket, key, hash32 }, obj: decodeObject(raw), raw });
+    }
+    await Promise.all([...byPartition].map(([q, list]) => this.vnodes.vnode(q, size).mergeMany(list, lww)));
+  }
+
+  /**
+   * The local vnode of a target when a request to it can run synchronously:
+   * nothing would redirect it to another owner, and for a write nothing must
+   * also receive it (a handoff's forwarding, a resize's re-homing).
+   */
+  immediate(t: Target, write: boolean): Vnode | undefined {
+    if (t.node !== this.ring.self) return undefined;
+    const size = t.ringSize ?? this.ring.current.ringSize;
+    if (this.redirect(t.partition, t.primary, false, size) !== undefined) return undefined;
+    if (write && (this.forwarding.size > 0 || this.rehomeTarget(size) !== undefined)) return undefined;
+    const v = this.vnodes.vnode(t.partition, size);
+    return v.immediate ? v : undefined;
   }
 
   /** The coordinators' router: local targets call straight in, remote ones go over the transport. */
@@ -197,6 +213,7 @@ export class VnodeService {
           : remoteCoordinatePut(this.transport, this.ring.peer(t.node), t.partition, b, content, ctx, lww, t.primary, false, rs(t)),
       mergePut: (t: Target, b, obj, lww) =>
         t.node === self ? this.mergePut(t.partition, b, obj, lww, t.primary, false, rs(t)) : remoteMergePut(this.transport, this.ring.peer(t.node), t.partition, b, obj, lww, t.primary, false, rs(t)),
+      immediate: (t: Target, write: boolean) => this.immediate(t, write),
       reap: async (t: Target, b, clock) =>
         t.node === self
           ? this.vnodes.vnode(t.partition, rs(t)).reap(b, clock)

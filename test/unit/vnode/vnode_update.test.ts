@@ -7,6 +7,7 @@ import { openBackend } from '../../../node/src/backend/open.js';
 import type { Backend } from '../../../node/src/backend/backend.js';
 import { Vnode, type BKey } from '../../../node/src/vnode/vnode.js';
 import { applyWrite, type Content, type RkvObject } from '../../../node/src/object/object.js';
+import { encodeObject } from '../../../node/src/object/codec.js';
 
 const content = (v: string, at = 1): Content => ({ value: Buffer.from(v), contentType: 'text/plain', lastModified: at, deleted: false });
 const bkey: BKey = { bucket: Buffer.from('b'), key: Buffer.from('k'), hash32: 0x12345678 };
@@ -94,6 +95,35 @@ for (const kind of ['memory', 'rocksdb'] as const) {
         const [seen] = await Promise.all([v.isEmpty(), v.coordinatePut(bkey, content('d'), undefined, true)]);
         assert.equal(typeof seen, 'boolean');
         assert.equal(await v.isEmpty(), false);
+      });
+    });
+
+    it('mergeMany merges a batch with what is stored and with writes racing it', async () => {
+      await withVnode(kind, async (v) => {
+        const keys = Array.from({ length: 50 }, (_, i) => ({ ...bkey, key: Buffer.from(`m${i}`), hash32: 1000 + i }));
+        // half the keys hold a local write the incoming replicas never saw
+        await Promise.all(keys.slice(0, 25).map((k, i) => v.coordinatePut(k, content(`local${i}`), {}, false)));
+        const incoming = keys.map((k, i) => {
+          const obj = applyWrite(undefined, {}, content(`remote${i}`), 'other.1');
+          return { bkey: k, obj, raw: encodeObject(obj) };
+        });
+        // a coordinated write to a key of the batch, issued while the batch holds it
+        const batch = v.mergeMany(incoming, () => false);
+        const racing = v.coordinatePut(keys[30]!, content('racing'), {}, false);
+        await Promise.all([batch, racing]);
+        for (let i = 0; i < keys.length; i++) {
+          const got = (await v.get(keys[i]!))!;
+          const values = got.siblings.map((s) => s.value.toString()).sort();
+          const want = i < 25 ? [`local${i}`, `remote${i}`] : i === 30 ? ['racing', 'remote30'] : [`remote${i}`];
+          assert.deepEqual(values, want.sort(), `key m${i}`);
+        }
+        // a batch sent twice (a retried handoff) changes nothing
+        await v.mergeMany(incoming, () => false);
+        assert.equal((await v.get(keys[0]!))!.siblings.length, 2);
+        assert.equal((await v.get(keys[40]!))!.siblings.length, 1);
+        // under last-write-wins the newer write is kept
+        await v.mergeMany([{ bkey: keys[0]!, obj: applyWrite(undefined, {}, content('newest', 99), 'other.2') }], () => true);
+        assert.deepEqual((await v.get(keys[0]!))!.siblings.map((s) => s.value.toString()), ['newest']);
       });
     });
   });

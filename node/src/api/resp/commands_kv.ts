@@ -10,6 +10,7 @@
 import { liveSiblings, resolveLastWriteWins } from '../../object/object.js';
 import { parseInteger, ReplyError, syntaxError, type CommandDef, type Env } from './command_base.js';
 import { compileGlob } from './glob.js';
+import type { GetResult } from '../../kv/types.js';
 import { R, type Reply } from './writer.js';
 
 export const BUCKET = Buffer.from('default');
@@ -18,12 +19,14 @@ const WRITE = { overwrite: true };
 /** keys asked of kv.scan per page by KEYS */
 const KEYS_PAGE = 1000;
 
+function valueOf(env: Env, res: GetResult): Buffer | null {
+  if (!res.found) return null;
+  const live = liveSiblings(resolveLastWriteWins(res.object), env.now());
+  return live.length > 0 ? live[0]!.value : null;
+}
+
 function readValue(env: Env, key: Buffer): Promise<Buffer | null> {
-  return env.kv.get(BUCKET, key).then((res) => {
-    if (!res.found) return null;
-    const live = liveSiblings(resolveLastWriteWins(res.object), env.now());
-    return live.length > 0 ? live[0]!.value : null;
-  });
+  return env.kv.get(BUCKET, key).then((res) => valueOf(env, res));
 }
 
 /** Distinct keys (by bytes) and, for each argument, the index of its distinct key. */
@@ -74,11 +77,15 @@ const ok = (): Reply => R.ok;
 
 // get and set skip async functions: they run for nearly every request, and a
 // chained promise is cheaper than an async frame awaiting one.
-function set(env: Env, args: Buffer[]): Promise<Reply> {
+function set(env: Env, args: Buffer[]): Reply | Promise<Reply> {
   const key = args[1]!;
   const opts = args.length === 3 ? PLAIN_SET : parseSetOptions(env, args);
   const content = opts.expiresAt === undefined ? { value: args[2]!, contentType: CONTENT_TYPE } : { value: args[2]!, contentType: CONTENT_TYPE, expiresAt: opts.expiresAt };
-  if (!opts.nx && !opts.xx) return env.kv.put(BUCKET, key, content, undefined, WRITE).then(ok);
+  if (!opts.nx && !opts.xx) {
+    // a reply in this turn when the replicas allow it: no promise, no coordinator
+    if (env.kv.putNow?.(BUCKET, key, content, undefined, WRITE) !== undefined) return R.ok;
+    return env.kv.put(BUCKET, key, content, undefined, WRITE).then(ok);
+  }
   // NX/XX read then write: atomic per connection (key ordering) but not across clients or nodes.
   return readValue(env, key).then((v) => {
     if (opts.nx === (v !== null)) return R.null;
@@ -86,7 +93,12 @@ function set(env: Env, args: Buffer[]): Promise<Reply> {
   });
 }
 
-function get(env: Env, args: Buffer[]): Promise<Reply> {
+function get(env: Env, args: Buffer[]): Reply | Promise<Reply> {
+  const now = env.kv.getNow?.(BUCKET, args[1]!);
+  if (now !== undefined) {
+    const v = valueOf(env, now);
+    return v === null ? R.null : R.bulk(v);
+  }
   return readValue(env, args[1]!).then((v) => (v === null ? R.null : R.bulk(v)));
 }
 
