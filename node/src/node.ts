@@ -241,6 +241,7 @@ export async function startNode(cfg: NodeConfig, deps: NodeDeps = {}): Promise<R
     handoff.start();
     cleanups.push(() => handoff.stop());
 
+    metrics.compactionStats = () => backend.compactionStats?.();
     const sizeTimer = setInterval(() => {
       backend.approximateSize().then((b) => metrics.backendSize.set({ backend: backend.name }, b), () => undefined);
     }, 10_000);

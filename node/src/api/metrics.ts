@@ -1,3 +1,4 @@
+import type { CompactionStats } from '../backend/backend.js';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 type LabelValues<L extends string> = Partial<Record<L, string | number>>;
@@ -277,6 +278,23 @@ export class Metrics {
     help: 'Approximate bytes held by the storage backend',
     labelNames: ['backend'] as const,
     registers: [this.registry],
+  });
+
+  /** the backend's compaction state, read at every scrape (cheap property reads) */
+  compactionStats: (() => CompactionStats | undefined) | undefined;
+
+  readonly backendCompactionsRunning: Gauge = new Gauge({
+    name: 'rkv_backend_compactions_running',
+    help: 'Compactions and memtable flushes the storage backend is running',
+    registers: [this.registry],
+    collect: () => this.backendCompactionsRunning.set(this.compactionStats?.()?.running ?? 0),
+  });
+
+  readonly backendCompactionPending: Gauge = new Gauge({
+    name: 'rkv_backend_compaction_pending_bytes',
+    help: 'Bytes the storage backend estimates it still has to compact',
+    registers: [this.registry],
+    collect: () => this.backendCompactionPending.set(this.compactionStats?.()?.pendingBytes ?? 0),
   });
 
   readonly clientConnections = new Gauge({

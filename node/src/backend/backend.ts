@@ -16,11 +16,27 @@ export type BatchOp = { type: 'put'; key: Buffer; value: Buffer } | { type: 'del
 /** Return false to stop the fold early. */
 export type FoldVisitor = (key: Buffer, value: Buffer) => boolean | void;
 
+export interface BatchOptions {
+  /**
+   * Bulk data (a handoff batch): the caller gives its buffers away (they may
+   * be views into a larger one and are never changed again), and the entries
+   * are not worth keeping in a cache of hot rows.
+   */
+  bulk?: boolean;
+}
+
 export interface FoldOptions {
   /** stop after this many entries */
   limit?: number;
   /** skip values (key-only folds are cheaper on RocksDB) */
   keysOnly?: boolean;
+}
+
+export interface CompactionStats {
+  /** compactions and flushes running now */
+  running: number;
+  /** bytes RocksDB estimates it still has to compact */
+  pendingBytes: number;
 }
 
 export interface Backend {
@@ -30,7 +46,7 @@ export interface Backend {
   getMany(keys: Buffer[]): Promise<(Buffer | undefined)[]>;
   put(key: Buffer, value: Buffer): Promise<void>;
   del(key: Buffer): Promise<void>;
-  batch(ops: BatchOp[]): Promise<void>;
+  batch(ops: BatchOp[], opts?: BatchOptions): Promise<void>;
   /** Visits entries of the range in key order; resolves with the number visited. */
   fold(range: KeyRange, visit: FoldVisitor, opts?: FoldOptions): Promise<number>;
   isEmpty(range: KeyRange): Promise<boolean>;
@@ -38,5 +54,7 @@ export interface Backend {
   dropRange(range: KeyRange): Promise<void>;
   /** Approximate bytes stored (keys + values). */
   approximateSize(): Promise<number>;
+  /** Background compaction work (RocksDB); absent for backends that have none. */
+  compactionStats?(): CompactionStats;
   close(): Promise<void>;
 }

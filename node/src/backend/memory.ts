@@ -1,4 +1,4 @@
-import type { Backend, BatchOp, FoldOptions, FoldVisitor, KeyRange } from './backend.js';
+import type { Backend, BatchOp, BatchOptions, FoldOptions, FoldVisitor, KeyRange } from './backend.js';
 
 const EMPTY = Buffer.alloc(0);
 /** Chunk size bound: inserts shift at most this many slots instead of the whole key list. */
@@ -168,7 +168,7 @@ export class MemoryBackend implements Backend, SyncPointAccess {
     this.apply([{ type: 'del', key }]);
   }
 
-  async batch(ops: BatchOp[]): Promise<void> {
+  async batch(ops: BatchOp[], _opts?: BatchOptions): Promise<void> {
     this.checkOpen();
     this.apply(ops);
   }

@@ -177,10 +177,11 @@ export class HandoffManager {
       if (ended === this.ended) this.dispatch(this.wanted);
       else this.again = true;
     } catch (e) {
-      this.o.logger.error({ err: (e as Error).message }, 'handoff tick failed');
+      // a tick that overlapped stop() sees the backend close under it: that is the shutdown, not a failure
+      if (!this.stopped) this.o.logger.error({ err: (e as Error).message }, 'handoff tick failed');
     } finally {
       this.ticking = false;
-      if (this.again) void this.tick();
+      if (this.again && !this.stopped) void this.tick();
     }
   }
 

@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type { Transport } from '../cluster/transport.js';
 import type { RingManager } from '../cluster/ring_manager.js';
 import type { Ring } from '../ring/ring.js';
-import { decodeObject } from '../object/codec.js';
+import { decodeEntries } from './handoff_codec.js';
 import type { VnodeManager } from './manager.js';
 
 /**
@@ -22,22 +22,26 @@ export function registerHandoffReceiver(deps: {
 }): void {
   const { transport, ring, vnodes, logger } = deps;
   transport.handle('handoff_start', async (body, from) => {
-    const b = body as { partition: number; type: string; ringVersion: number };
+    const b = body as { partition: number; type: string; ringVersion: number; size?: number };
     if (b.ringVersion > ring.current.version && ring.current.members[from]) {
       ring.offer((await transport.request(ring.peer(from), 'ring_get', {})) as Ring);
     }
     logger.info({ partition: b.partition, type: b.type, from }, 'handoff receiving');
+    // an empty receiving vnode (the usual case of an ownership handoff) then merges every batch without reads
+    if (typeof b.partition === 'number') await vnodes.vnode(b.partition, typeof b.size === 'number' ? b.size : undefined).isEmpty();
     return { ok: true };
   });
   transport.handle('handoff_batch', async (body) => {
-    const b = body as { partition: number; items: [Buffer, Buffer, number, Buffer][]; size?: number };
+    const b = body as { partition: number; entries: Uint8Array; size?: number };
+    if (!(b.entries instanceof Uint8Array)) throw new Error('handoff batch without entries');
     // the sender's ring size: partition numbers of two ring sizes must never be mixed (data of
     // another size than ours is re-homed by the handoff manager)
     const vnode = vnodes.vnode(b.partition, typeof b.size === 'number' ? b.size : undefined);
-    // no copies of the frame's buffers: the storage key is built anew and the backend copies what it stores
-    await vnode.mergeMany(b.items.map(([bucket, key, hash32, raw]) => ({ bkey: { bucket, key, hash32 }, obj: decodeObject(raw), raw })), deps.lww);
+    // views into the frame (the backend copies what it stores); every key is checked to be this vnode's
+    const entries = decodeEntries(b.entries);
+    await vnode.mergeStored(entries, deps.lww);
     deps.onData?.(b.partition);
-    return { n: b.items.length };
+    return { n: entries.length };
   });
   transport.handle('handoff_finish', async (body, from) => {
     const b = body as { partition: number; type: string; objects: number };

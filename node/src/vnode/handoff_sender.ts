@@ -1,5 +1,6 @@
 import type { Transport } from '../cluster/transport.js';
 import type { Vnode } from './vnode.js';
+import { encodeEntries } from './handoff_codec.js';
 
 /**
  * Sends one partition to another node, as riak_core_handoff_sender does:
@@ -43,7 +44,7 @@ export interface SendOptions {
 
 export async function sendPartition(job: HandoffJob, o: SendOptions): Promise<void> {
   const timeoutMs = o.inactivityTimeoutMs;
-  await o.transport.request(o.peer, 'handoff_start', { partition: job.partition, type: job.type, from: job.from, ringVersion: o.ringVersion }, { timeoutMs });
+  await o.transport.request(o.peer, 'handoff_start', { partition: job.partition, type: job.type, from: job.from, ringVersion: o.ringVersion, ...(job.size ? { size: job.size } : {}) }, { timeoutMs });
   // Folding the next batch while earlier ones are on the wire keeps disk and network busy at once;
   // at most IN_FLIGHT batches are unacknowledged, so memory stays bounded.
   const inflight: Promise<void>[] = [];
@@ -52,13 +53,14 @@ export async function sendPartition(job: HandoffJob, o: SendOptions): Promise<vo
     if (o.cancelled()) throw new Error('handoff cancelled');
     const batch = await o.vnode.foldBatch(after, BATCH_ITEMS, BATCH_BYTES);
     if (batch.items.length > 0) {
-      const items = batch.items.map((i) => [i.bkey.bucket, i.bkey.key, i.bkey.hash32, i.value]);
+      const entries = encodeEntries(batch.items);
       let bytes = 0;
       for (const i of batch.items) bytes += i.value.length + i.bkey.key.length + i.bkey.bucket.length;
+      const count = batch.items.length;
       const sent = o.transport
-        .request(o.peer, 'handoff_batch', { partition: job.partition, type: job.type, items, ...(job.size ? { size: job.size } : {}) }, { timeoutMs })
+        .request(o.peer, 'handoff_batch', { partition: job.partition, type: job.type, entries, ...(job.size ? { size: job.size } : {}) }, { timeoutMs })
         .then(() => {
-          o.progress.objects += items.length;
+          o.progress.objects += count;
           o.progress.bytes += bytes;
         });
       sent.catch(() => undefined); // awaited below; this only keeps an early failure from being unhandled

@@ -46,6 +46,8 @@ export class Vnode {
    * tombstones a drop leaves.
    */
   private knownEmpty = false;
+  /** every key of the vnode after this one is known absent (no write since but merges in key order) */
+  private absentAfter: Buffer | undefined;
   /** bumped by every write issued: an emptiness seen by a backend call that overlapped one is not kept */
   private writes = 0;
 
@@ -141,26 +143,64 @@ export class Vnode {
    * came is stored in the encoding it came in (`raw`), not re-encoded.
    */
   mergeMany(items: { bkey: BKey; obj: RkvObject; raw?: Buffer }[], lww: (bucket: Buffer) => boolean): Promise<void> {
-    if (items.length === 0) return Promise.resolve();
     let sks: Buffer[];
     try {
       sks = items.map((i) => this.storageKey(i.bkey));
     } catch (err) {
       return Promise.reject(toError(err));
     }
+    return this.mergeAt(sks, items, lww);
+  }
+
+  /**
+   * mergeMany for entries as another vnode of the same ring size and partition
+   * stored them (storage key, encoded object): a handoff batch. Every key is
+   * checked to belong to this vnode, so a garbled batch is refused whole.
+   */
+  mergeStored(entries: { sk: Buffer; raw: Buffer }[], lww: (bucket: Buffer) => boolean): Promise<void> {
+    const items: { bkey: BKey; raw: Buffer }[] = new Array(entries.length);
+    try {
+      for (let i = 0; i < entries.length; i++) {
+        const { sk, raw } = entries[i]!;
+        const d = decodeStorageKey(sk);
+        if (d.ringLog2 !== this.ringLog2 || d.partition !== this.partition) {
+          throw new Error(`entry of vnode ${d.partition}/${2 ** d.ringLog2} sent to vnode ${this.partition}/${2 ** this.ringLog2}`);
+        }
+        items[i] = { bkey: d, raw };
+      }
+    } catch (err) {
+      return Promise.reject(toError(err));
+    }
+    return this.mergeAt(entries.map((e) => e.sk), items, lww);
+  }
+
+  private mergeAt(sks: Buffer[], items: { bkey: BKey; obj?: RkvObject; raw?: Buffer }[], lww: (bucket: Buffer) => boolean): Promise<void> {
+    if (items.length === 0) return Promise.resolve();
+    let min = sks[0]!;
+    let max = min;
+    for (const sk of sks) {
+      if (Buffer.compare(sk, min) < 0) min = sk;
+      else if (Buffer.compare(sk, max) > 0) max = sk;
+    }
     return this.lock.runMany(sks.map(KeyLock.id), async () => {
       // the keys are held: nothing else can write them before the batch below is issued
-      const stored = this.knownEmpty ? undefined : await this.backend.getMany(sks);
+      const absent = this.knownEmpty || (this.absentAfter !== undefined && Buffer.compare(min, this.absentAfter) > 0);
+      const stored = absent ? undefined : await this.backend.getMany(sks);
       const ops: BatchOp[] = new Array<BatchOp>(items.length);
       for (let i = 0; i < items.length; i++) {
-        const { bkey, obj: incoming, raw } = items[i]!;
+        const { bkey, raw } = items[i]!;
         const local = stored?.[i];
+        // decoded even when nothing merges with it: a replica that does not decode is refused, not stored
+        const incoming = items[i]!.obj ?? decodeObject(raw!);
         let obj = local ? mergeObjects(decodeObject(local), incoming) : incoming;
         if (lww(bkey.bucket)) obj = resolveLastWriteWins(obj);
         ops[i] = { type: 'put', key: sks[i]!, value: obj === incoming && raw !== undefined ? raw : encodeObject(obj) };
       }
       this.wrote();
-      await this.backend.batch(ops);
+      // With the keys above some point known absent, a fold-ordered stream of batches (a handoff
+      // into an empty vnode) needs no reads at all: after this batch the same holds above its last key.
+      if (absent) this.absentAfter = max;
+      await this.backend.batch(ops, { bulk: true });
     });
   }
 
@@ -279,7 +319,7 @@ export class Vnode {
         return false;
       }
       const sk = decodeStorageKey(k);
-      items.push({ key: k, bkey: { bucket: Buffer.from(sk.bucket), key: Buffer.from(sk.key), hash32: sk.hash32 }, value: v });
+      items.push({ key: k, bkey: { bucket: sk.bucket, key: sk.key, hash32: sk.hash32 }, value: v });
       bytes += k.length + v.length;
       last = k;
       return true;
@@ -309,6 +349,7 @@ export class Vnode {
   private wrote(): void {
     this.writes++;
     this.knownEmpty = false;
+    this.absentAfter = undefined;
   }
 }
 
