@@ -8,15 +8,25 @@ import type { Backend } from '../../../node/src/backend/backend.js';
 import { Vnode, type BKey } from '../../../node/src/vnode/vnode.js';
 import { applyWrite, type Content, type RkvObject } from '../../../node/src/object/object.js';
 import { encodeObject } from '../../../node/src/object/codec.js';
+import { encodeStorageKey } from '../../../node/src/backend/storage_key.js';
 
 const content = (v: string, at = 1): Content => ({ value: Buffer.from(v), contentType: 'text/plain', lastModified: at, deleted: false });
 const bkey: BKey = { bucket: Buffer.from('b'), key: Buffer.from('k'), hash32: 0x12345678 };
 
-async function withVnode(kind: 'memory' | 'rocksdb', fn: (v: Vnode, backend: Backend) => Promise<void>): Promise<void> {
+async function withVnode(kind: 'memory' | 'rocksdb', fn: (v: Vnode, backend: Backend, reads: { getMany: number }) => Promise<void>): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'rkv-vnode-'));
   const backend = await openBackend(kind, dir);
+  // the real backend, with its bulk reads counted
+  const reads = { getMany: 0 };
+  const counted = new Proxy(backend, {
+    get(target, prop) {
+      const v = Reflect.get(target, prop, target) as unknown;
+      if (prop === 'getMany') reads.getMany++;
+      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+    },
+  });
   try {
-    await fn(new Vnode(0, 4, backend, 'node.0'), backend);
+    await fn(new Vnode(0, 4, counted, 'node.0'), backend, reads);
   } finally {
     await backend.close();
     await rm(dir, { recursive: true, force: true });
@@ -124,6 +134,43 @@ for (const kind of ['memory', 'rocksdb'] as const) {
         // under last-write-wins the newer write is kept
         await v.mergeMany([{ bkey: keys[0]!, obj: applyWrite(undefined, {}, content('newest', 99), 'other.2') }], () => true);
         assert.deepEqual((await v.get(keys[0]!))!.siblings.map((s) => s.value.toString()), ['newest']);
+      });
+    });
+
+    it('mergeStored: a handoff stream into an empty vnode needs no reads, yet merges with a write that lands between batches', async () => {
+      await withVnode(kind, async (v, _backend, reads) => {
+        const keys = Array.from({ length: 40 }, (_, i) => ({ ...bkey, key: Buffer.from(`h${i}`), hash32: 5000 + i }));
+        const stored = keys.map((k, i) => {
+          const obj = applyWrite(undefined, {}, content(`old-owner${i}`), 'sender.0');
+          return { sk: encodeStorageKey({ ringLog2: 4, partition: 0, ...k }), raw: encodeObject(obj) };
+        });
+        assert.equal(await v.isEmpty(), true);
+        await v.mergeStored(stored.slice(0, 20), () => false);
+        await v.mergeStored(stored.slice(20, 30), () => false);
+        assert.equal(reads.getMany, 0, 'batches in key order into an empty vnode read nothing');
+        // a client write to a key the stream has not reached yet
+        await v.coordinatePut(keys[35]!, content('client'), {}, false);
+        await v.mergeStored(stored.slice(30), () => false);
+        assert.equal(reads.getMany, 1, 'after another write the next batch reads its keys');
+        const got = (await v.get(keys[35]!))!;
+        assert.deepEqual(got.siblings.map((x) => x.value.toString()).sort(), ['client', 'old-owner35']);
+        for (const i of [0, 19, 20, 39]) assert.deepEqual((await v.get(keys[i]!))!.siblings.map((x) => x.value.toString()), [`old-owner${i}`]);
+        // a retried batch merges (reads again) and changes nothing
+        await v.mergeStored(stored.slice(0, 20), () => false);
+        assert.equal(reads.getMany, 2);
+        assert.equal((await v.get(keys[0]!))!.siblings.length, 1);
+      });
+    });
+
+    it('mergeStored refuses a batch holding an entry of another vnode and stores none of it', async () => {
+      await withVnode(kind, async (v) => {
+        const obj = encodeObject(applyWrite(undefined, {}, content('x'), 'sender.0'));
+        const ok = { sk: encodeStorageKey({ ringLog2: 4, partition: 0, ...bkey }), raw: obj };
+        const foreign = { sk: encodeStorageKey({ ringLog2: 4, partition: 3, ...bkey, key: Buffer.from('other') }), raw: obj };
+        await assert.rejects(v.mergeStored([ok, foreign], () => false), /entry of vnode 3\/16 sent to vnode 0\/16/);
+        await assert.rejects(v.mergeStored([{ sk: Buffer.from([4, 0]), raw: obj }], () => false), /storage key too short/);
+        await assert.rejects(v.mergeStored([{ ...ok, raw: Buffer.from('garbage') }], () => false));
+        assert.equal(await v.get(bkey), undefined);
       });
     });
   });
