@@ -15,6 +15,7 @@ const run = promisify(execFile);
 const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 200_000);
 const CLIENTS = 50;
 const MAIN = fileURLToPath(new URL('../node/src/cli/main.js', import.meta.url));
+const PLAIN = fileURLToPath(new URL('./plain_resp.js', import.meta.url));
 
 interface Result {
   rps: number;
@@ -60,6 +61,8 @@ interface Row {
   set: string;
   test: string;
   redis?: Result;
+  /** the plain Node RESP loop: what one Node event loop reaches here */
+  plain?: Result;
   rkv?: Result;
   target: number;
   note?: string;
@@ -68,7 +71,8 @@ interface Row {
 const fmt = (n: number | undefined, digits = 0): string => (n === undefined || Number.isNaN(n) ? '-' : n.toFixed(digits));
 
 function printTable(rows: Row[]): void {
-  const head = ['rows', 'test', 'redis ops/s', 'rkv ops/s', 'ratio', 'target', 'redis p50/p99 ms', 'rkv p50/p99 ms', ''];
+  const head = ['rows', 'test', 'redis ops/s', 'node loop ops/s', 'rkv ops/s', 'rkv/redis', 'target', 'loop/redis', 'rkv/loop', 'redis p50/p99 ms', 'rkv p50/p99 ms', ''];
+  const x = (a: Result | undefined, b: Result | undefined): string => (a && b ? `${(a.rps / b.rps).toFixed(2)}x` : '-');
   const lines = rows.map((r) => {
     const ratio = r.redis && r.rkv ? r.rkv.rps / r.redis.rps : undefined;
     const verdict = ratio === undefined ? (r.note ?? 'n/a') : ratio >= r.target ? 'ok' : 'BELOW TARGET';
@@ -76,9 +80,12 @@ function printTable(rows: Row[]): void {
       r.set,
       r.test,
       fmt(r.redis?.rps),
+      fmt(r.plain?.rps),
       fmt(r.rkv?.rps),
       ratio === undefined ? '-' : `${ratio.toFixed(2)}x`,
       `>=${r.target}x`,
+      x(r.plain, r.redis),
+      x(r.rkv, r.plain),
       `${fmt(r.redis?.p50, 3)}/${fmt(r.redis?.p99, 3)}`,
       `${fmt(r.rkv?.p50, 3)}/${fmt(r.rkv?.p99, 3)}`,
       verdict,
@@ -95,41 +102,45 @@ function writeCsv(rows: Row[]): string {
   const dir = path.join(process.cwd(), 'bench-results');
   fs.mkdirSync(dir, { recursive: true });
   const file = path.join(dir, `resp-${new Date().toISOString().replace(/[:.]/g, '-')}.csv`);
-  const out = ['rows,test,requests,clients,redis_rps,rkv_rps,ratio,target,redis_p50_ms,redis_p99_ms,rkv_p50_ms,rkv_p99_ms,note'];
+  const out = ['rows,test,requests,clients,redis_rps,node_loop_rps,rkv_rps,ratio,target,loop_ratio,redis_p50_ms,redis_p99_ms,rkv_p50_ms,rkv_p99_ms,note'];
   for (const r of rows) {
     const ratio = r.redis && r.rkv ? (r.rkv.rps / r.redis.rps).toFixed(3) : '';
+    const loop = r.redis && r.plain ? (r.plain.rps / r.redis.rps).toFixed(3) : '';
     out.push(
-      [r.set, r.test, REQUESTS, CLIENTS, r.redis?.rps ?? '', r.rkv?.rps ?? '', ratio, r.target, r.redis?.p50 ?? '', r.redis?.p99 ?? '', r.rkv?.p50 ?? '', r.rkv?.p99 ?? '', r.note ?? ''].join(','),
+      [r.set, r.test, REQUESTS, CLIENTS, r.redis?.rps ?? '', r.plain?.rps ?? '', r.rkv?.rps ?? '', ratio, r.target, loop, r.redis?.p50 ?? '', r.redis?.p99 ?? '', r.rkv?.p50 ?? '', r.rkv?.p99 ?? '', r.note ?? ''].join(','),
     );
   }
   fs.writeFileSync(file, out.join('\n') + '\n');
   return file;
 }
 
-function addRows(rows: Row[], set: string, target: number, redis: Results | undefined, rkv: Results | undefined, note?: string): void {
+function addRows(rows: Row[], set: string, target: number, pair: Partial<Trio>, note?: string): void {
   for (const test of ['SET', 'GET']) {
     const row: Row = { set, test, target };
-    const a = redis?.get(test);
-    const b = rkv?.get(test);
+    const a = pair.redis?.get(test);
+    const p = pair.plain?.get(test);
+    const b = pair.rkv?.get(test);
     if (a) row.redis = a;
+    if (p) row.plain = p;
     if (b) row.rkv = b;
     if (note) row.note = note;
     rows.push(row);
   }
 }
 
-/** redis-server and rkv measured back to back, so both see the same load on a shared machine. */
-interface Pair {
+/** redis-server, the plain Node loop and rkv measured back to back, so all see the same load on a shared machine. */
+interface Trio {
   redis: Results;
+  plain: Results;
   rkv: Results;
 }
 
-async function withRkv(extra: string[], redisPort: number, pipelines: number[]): Promise<Pair[] | string> {
+async function withRkv(extra: string[], redisPort: number, plainPort: number, pipelines: number[]): Promise<Trio[] | string> {
   let node: { port: number; child: ChildProcess } | undefined;
   try {
     node = await startRkv(extra);
-    const out: Pair[] = [];
-    for (const p of pipelines) out.push({ redis: await benchmark(redisPort, p), rkv: await benchmark(node.port, p) });
+    const out: Trio[] = [];
+    for (const p of pipelines) out.push({ redis: await benchmark(redisPort, p), plain: await benchmark(plainPort, p), rkv: await benchmark(node.port, p) });
     return out;
   } catch (e) {
     return e instanceof Error ? e.message : String(e);
@@ -139,8 +150,11 @@ async function withRkv(extra: string[], redisPort: number, pipelines: number[]):
 }
 
 async function main(): Promise<void> {
-  console.log(`redis-benchmark -t set,get -c ${CLIENTS} -n ${REQUESTS} against redis-server and rkv (each rkv run right after a redis-server run)\n`);
+  console.log(`redis-benchmark -t set,get -c ${CLIENTS} -n ${REQUESTS} against redis-server, a plain Node RESP loop (bench/plain_resp.ts) and rkv, back to back\n`);
   const redis = await startRedis();
+  const plainPort = await freePort();
+  const plain = startChild(process.execPath, [PLAIN, String(plainPort)]);
+  await waitForPing(plainPort, plain, 'plain Node RESP loop');
   const rows: Row[] = [];
   const configs: { extra: string[]; sets: { name: string; pipeline: number; target: number }[] }[] = [
     {
@@ -156,14 +170,16 @@ async function main(): Promise<void> {
     const res = await withRkv(
       c.extra,
       redis.port,
+      plainPort,
       c.sets.map((x) => x.pipeline),
     );
     c.sets.forEach((x, i) => {
-      if (typeof res === 'string') addRows(rows, x.name, x.target, undefined, undefined, res);
-      else addRows(rows, x.name, x.target, res[i]!.redis, res[i]!.rkv);
+      if (typeof res === 'string') addRows(rows, x.name, x.target, {}, res);
+      else addRows(rows, x.name, x.target, res[i]!);
     });
   }
   await stopChild(redis.child);
+  await stopChild(plain);
 
   printTable(rows);
   console.log(`\nwrote ${writeCsv(rows)}`);

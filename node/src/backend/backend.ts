@@ -32,6 +32,12 @@ export interface FoldOptions {
   keysOnly?: boolean;
 }
 
+export interface CachedEntry {
+  readonly value: Buffer;
+  /** whatever the reader derived from value (a decoded object), dropped when the value changes */
+  memo: unknown;
+}
+
 export interface CompactionStats {
   /** compactions and flushes running now */
   running: number;
@@ -54,6 +60,12 @@ export interface Backend {
   dropRange(range: KeyRange): Promise<void>;
   /** Approximate bytes stored (keys + values). */
   approximateSize(): Promise<number>;
+  /**
+   * A point read answered from memory in this turn, when the backend can: the
+   * entry (its memo slot free for the caller's decoded form), null when the key
+   * is known absent, undefined when only an asynchronous read can tell.
+   */
+  peekCached?(key: Buffer): CachedEntry | null | undefined;
   /** Background compaction work (RocksDB); absent for backends that have none. */
   compactionStats?(): CompactionStats;
   close(): Promise<void>;

@@ -1,6 +1,6 @@
 import { access, constants, mkdir } from 'node:fs/promises';
 import { createRequire } from 'node:module';
-import type { Backend, BatchOp, BatchOptions, CompactionStats, FoldOptions, FoldVisitor, KeyRange } from './backend.js';
+import type { Backend, BatchOp, BatchOptions, CachedEntry, CompactionStats, FoldOptions, FoldVisitor, KeyRange } from './backend.js';
 
 /** The slice of the rocksdb@5 (abstract-leveldown 7) API we use; the package ships no types. */
 type Callback = (err?: Error | null) => void;
@@ -48,6 +48,8 @@ interface Row {
   /** null: the key is known to be absent */
   value: Buffer | null;
   cost: number;
+  /** a reader's decoded form of value (see Backend.peekCached) */
+  memo: unknown;
 }
 
 /**
@@ -68,6 +70,11 @@ export class RowCache {
     return this.rows.get(k)?.value;
   }
 
+  /** The row itself, for readers that keep a memo with it. */
+  row(k: string): Row | undefined {
+    return this.rows.get(k);
+  }
+
   set(k: string, value: Buffer | undefined): void {
     if (this.limit === 0) return;
     const cost = k.length + (value?.length ?? 0) + ROW_OVERHEAD;
@@ -81,8 +88,9 @@ export class RowCache {
       this.bytes += cost - row.cost;
       row.value = value ?? null;
       row.cost = cost;
+      row.memo = undefined;
     } else {
-      this.rows.set(k, { value: value ?? null, cost });
+      this.rows.set(k, { value: value ?? null, cost, memo: undefined });
       this.order.push(k);
       this.bytes += cost;
     }
@@ -319,6 +327,17 @@ export class RocksDbBackend implements Backend {
     // would not show until a flush; the memtables are added from their own property.
     const prop = (name: string): number => Number(this.db.getProperty(name)) || 0;
     return prop('rocksdb.estimate-live-data-size') + prop('rocksdb.cur-size-all-mem-tables');
+  }
+
+  peekCached(key: Buffer): CachedEntry | null | undefined {
+    if (this.closing || invalid(key)) return undefined;
+    const k = key.toString('latin1');
+    // a write or drop not yet landed decides the answer: only read() knows to wait for it
+    if (this.pending.has(k)) return undefined;
+    for (let i = this.drops.length - 1; i >= 0; i--) if (inRange(key, this.drops[i]!.range!)) return undefined;
+    const row = this.rows.row(k);
+    if (row === undefined) return undefined;
+    return row.value === null ? null : (row as CachedEntry);
   }
 
   compactionStats(): CompactionStats {

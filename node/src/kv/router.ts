@@ -23,7 +23,8 @@ export interface VnodeRouter {
 
 /** A replica answering in the caller's turn (see Vnode.immediate). */
 export interface ImmediateReplica {
-  getNow(b: BKey): RkvObject | undefined;
+  /** the stored object, null when there is none, undefined when that cannot be told in this turn */
+  readNow(b: BKey): RkvObject | null | undefined;
   coordinatePutNow(b: BKey, content: Content, context: VClock | undefined, lww: boolean): RkvObject;
   mergePutNow(b: BKey, obj: RkvObject, lww: boolean): RkvObject;
 }

@@ -121,7 +121,9 @@ export class KvService implements KvApi {
       const t = targets[i]!;
       const replica = t.primary ? immediate(t, false) : undefined;
       if (replica === undefined) return undefined;
-      const obj = replica.getNow(bkey);
+      const read = replica.readNow(bkey);
+      if (read === undefined) return undefined;
+      const obj = read ?? undefined;
       if (n > 1) (objs ??= []).push(obj);
       if (obj !== undefined) merged = merged === undefined ? obj : mergeObjects(merged, obj);
     }

@@ -85,10 +85,23 @@ export class Vnode {
     return this.sync !== undefined && this.waiting.size === 0 && this.lock.size === 0;
   }
 
-  /** get() in one synchronous step; only while `immediate`. */
-  getNow(b: BKey): RkvObject | undefined {
-    const entry = this.sync!.peek(this.storageKey(b));
-    return entry ? decodedMemo(entry) : undefined;
+  /**
+   * True when a read may be tried in one synchronous step (readNow): no update
+   * queued or running, and a backend that is in-process or caches rows.
+   */
+  get readable(): boolean {
+    return (this.sync !== undefined || this.backend.peekCached !== undefined) && this.waiting.size === 0 && this.lock.size === 0;
+  }
+
+  /**
+   * get() in one synchronous step, only while `readable`: the object, null
+   * when there is none, undefined when the backend cannot tell without an
+   * asynchronous read (a RocksDB row not cached or with a write in flight).
+   */
+  readNow(b: BKey): RkvObject | null | undefined {
+    const sk = this.storageKey(b);
+    const entry = this.sync !== undefined ? this.sync.peek(sk) ?? null : this.backend.peekCached!(sk);
+    return entry ? decodedMemo(entry) : entry;
   }
 
   /** coordinatePut() in one synchronous step; only while `immediate`. */

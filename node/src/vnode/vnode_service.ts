@@ -196,7 +196,7 @@ export class VnodeService {
     if (this.redirect(t.partition, t.primary, false, size) !== undefined) return undefined;
     if (write && (this.forwarding.size > 0 || this.rehomeTarget(size) !== undefined)) return undefined;
     const v = this.vnodes.vnode(t.partition, size);
-    return v.immediate ? v : undefined;
+    return (write ? v.immediate : v.readable) ? v : undefined;
   }
 
   /** The coordinators' router: local targets call straight in, remote ones go over the transport. */

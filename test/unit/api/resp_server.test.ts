@@ -247,3 +247,44 @@ describe('RESP server with a password', () => {
     assert.ok(Date.now() - t0 < 3000);
   });
 });
+
+describe('RESP server on RocksDB with n_val 3 (GETs answered from cached rows)', () => {
+  let node: RkvNode;
+  let dataDir: string;
+
+  before(async () => {
+    dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'rkv-resp-rocks-'));
+    node = await startNode({ ...testConfig(dataDir), backend: 'rocksdb' });
+  });
+  after(async () => {
+    await node.stop();
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('every GET sees the writes before it, on its own connection and on others', async () => {
+    const port = Number(node.addresses.resp.split(':').pop());
+    const a = new Redis({ port, host: '127.0.0.1' });
+    const b = new Redis({ port, host: '127.0.0.1' });
+    try {
+      // pipelined: each GET right behind the write it must see, with the rows already cached
+      const p = a.pipeline();
+      for (let i = 0; i < 200; i++) {
+        if (i % 10 === 9) p.del('hot');
+        else p.set('hot', `v${i}`);
+        p.get('hot');
+      }
+      const replies = ((await p.exec()) ?? []).map(([err, v]) => (err ? err.message : v));
+      for (let i = 0; i < 200; i++) assert.equal(replies[2 * i + 1], i % 10 === 9 ? null : `v${i}`, `GET after write ${i}`);
+      // another connection, after each acknowledged write
+      for (let i = 0; i < 50; i++) {
+        await a.set('shared', `s${i}`);
+        assert.equal(await b.get('shared'), `s${i}`);
+      }
+      await a.del('shared');
+      assert.equal(await b.get('shared'), null);
+    } finally {
+      a.disconnect();
+      b.disconnect();
+    }
+  });
+});
