@@ -41,6 +41,9 @@ export interface RingManagerOptions {
   mintId?: () => string;
 }
 
+/** Gossip rounds (10 s at the default interval) an exiting member has to confirm it left. */
+export const EXITING_GRACE_ROUNDS = 20;
+
 export function ringDigest(r: Ring): string {
   return createHash('sha1').update(JSON.stringify(r)).digest('hex');
 }
@@ -108,6 +111,33 @@ export class RingManager {
     }
     this.maybeTakeOverClaimant();
     this.maybeRecordAddresses();
+    this.maybeRemoveExiting();
+  }
+
+  /**
+   * An exiting member tells the claimant it has gone (`exited`), once. When
+   * that message is lost (the claimant was down or changed, the leaver was
+   * stopped right after handing off) the claimant drops the member itself
+   * after EXITING_GRACE_ROUNDS rounds, as riak_core's claimant removes
+   * exiting nodes; a leaver that had not yet noticed learns it from gossip.
+   */
+  private readonly exitingRounds = new Map<string, number>();
+  private maybeRemoveExiting(): void {
+    const r = this.ring;
+    if (r.claimant !== this.self) {
+      this.exitingRounds.clear();
+      return;
+    }
+    for (const name of [...this.exitingRounds.keys()]) if (r.members[name]?.status !== 'exiting') this.exitingRounds.delete(name);
+    for (const m of Object.values(r.members)) {
+      if (m.status !== 'exiting' || m.name === this.self) continue;
+      const rounds = (this.exitingRounds.get(m.name) ?? 0) + 1;
+      this.exitingRounds.set(m.name, rounds);
+      if (rounds < EXITING_GRACE_ROUNDS) continue;
+      this.exitingRounds.delete(m.name);
+      this.o.logger.info({ node: m.name, rounds }, 'exiting member never confirmed it left; removing it from the ring');
+      this.claimantOp({ op: 'exited', node: m.name }).catch((e: Error) => this.o.logger.warn({ err: e.message, node: m.name }, 'could not remove exiting member'));
+    }
   }
 
   /**
