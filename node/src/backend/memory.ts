@@ -111,6 +111,8 @@ export interface SyncPointAccess {
   peek(key: Buffer): MemoEntry | undefined;
   /** Stores `value` without copying it (the caller hands it over and never modifies it), with its memo. */
   putOwned(key: Buffer, value: Buffer, memo: unknown): void;
+  /** putOwned for a key whose entry peek() returned in this same turn: no second lookup. */
+  replaceOwned(entry: MemoEntry, value: Buffer, memo: unknown): void;
 }
 
 /** The backend's synchronous point access, when it has one. */
@@ -156,6 +158,15 @@ export class MemoryBackend implements Backend, SyncPointAccess {
     checkKey(key);
     if (!Buffer.isBuffer(value)) throw new TypeError('backend value must be a Buffer');
     this.store(key, value, memo);
+  }
+
+  replaceOwned(entry: MemoEntry, value: Buffer, memo: unknown): void {
+    this.checkOpen();
+    if (!Buffer.isBuffer(value)) throw new TypeError('backend value must be a Buffer');
+    const e = entry as { value: Buffer; memo: unknown };
+    this.bytes += value.length - e.value.length;
+    e.value = value;
+    e.memo = memo;
   }
 
   async put(key: Buffer, value: Buffer): Promise<void> {

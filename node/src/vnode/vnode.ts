@@ -125,7 +125,8 @@ export class Vnode {
     const entry = this.sync!.peek(sk);
     const obj = update(entry ? decodedMemo(entry) : undefined);
     this.wrote();
-    this.sync!.putOwned(sk, encodeObject(obj), obj);
+    if (entry) this.sync!.replaceOwned(entry, encodeObject(obj), obj);
+    else this.sync!.putOwned(sk, encodeObject(obj), obj);
     return obj;
   }
 
