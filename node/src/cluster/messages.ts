@@ -5,7 +5,8 @@
  * nothing deeper has to defend against garbage.
  */
 
-export const PROTOCOL_VERSION = 1;
+/** 2: handoff batches carry the sender's stored entries packed in one buffer (handoff_codec.ts). */
+export const PROTOCOL_VERSION = 2;
 
 /** Why a handshake was refused; 'wrong_node' = the peer at an address is not the node we meant to reach. */
 export type RefuseReason = 'cluster_mismatch' | 'version_mismatch' | 'bad_secret' | 'secret_required' | 'malformed' | 'wrong_node';

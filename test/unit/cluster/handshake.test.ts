@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { FrameDecoder, encodeFrame } from '../../../node/src/cluster/frame.js';
-import { parseEnvelope, type Envelope, type HandshakeMsg } from '../../../node/src/cluster/messages.js';
+import { PROTOCOL_VERSION, parseEnvelope, type Envelope, type HandshakeMsg } from '../../../node/src/cluster/messages.js';
 import { handshakeStep, startAccept, startConnect, type HandshakeConfig, type HandshakeState, type HandshakeStep } from '../../../node/src/cluster/handshake.js';
 
 const nonceA = Buffer.alloc(32, 0xaa);
@@ -76,7 +76,7 @@ describe('handshake', () => {
   });
 
   it('refuses another protocol version', () => {
-    const r = run(cfg('n1'), cfg('n2'), { tamper: (m) => (m.t === 'hello' && m.node === 'n1' ? { ...m, version: 2 } : m) });
+    const r = run(cfg('n1'), cfg('n2'), { tamper: (m) => (m.t === 'hello' && m.node === 'n1' ? { ...m, version: PROTOCOL_VERSION + 1 } : m) });
     assert.deepEqual(r.a, { kind: 'refuse', reason: 'version_mismatch' });
     assert.deepEqual(r.c, { kind: 'refused', reason: 'version_mismatch' });
   });

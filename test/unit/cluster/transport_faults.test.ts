@@ -2,7 +2,7 @@ import { describe, it, after } from 'node:test';
 import assert from 'node:assert/strict';
 import net, { type AddressInfo, type Socket } from 'node:net';
 import { FrameDecoder, encodeFrame } from '../../../node/src/cluster/frame.js';
-import { parseEnvelope } from '../../../node/src/cluster/messages.js';
+import { PROTOCOL_VERSION, parseEnvelope } from '../../../node/src/cluster/messages.js';
 import type { PeerRef } from '../../../node/src/cluster/transport.js';
 import { capture, rejectsWith, startNode, until, type TestNode } from './transport_helpers.js';
 
@@ -28,7 +28,7 @@ async function stalledPeer(name: string): Promise<{ ref: PeerRef; resume: () => 
       for (const ev of dec.push(chunk)) {
         const m = ev.type === 'message' ? parseEnvelope(ev.value) : undefined;
         if (m?.ok && m.msg.t === 'hello') {
-          s.write(encodeFrame({ t: 'hello', cluster: 'test', version: 1, node: name, nonce: Buffer.alloc(32), secured: false }));
+          s.write(encodeFrame({ t: 'hello', cluster: 'test', version: PROTOCOL_VERSION, node: name, nonce: Buffer.alloc(32), secured: false }));
           s.pause();
         }
         if (m?.ok && m.msg.t === 'req') s.write(encodeFrame({ t: 'res', id: m.msg.id, ok: true, body: 'late' }));
