@@ -31,6 +31,11 @@
 - apiGroups: [""]
   resources: ["events"]
   verbs: ["create"]
+{{- if .Values.rbac.monitoring }}
+- apiGroups: ["monitoring.coreos.com"]
+  resources: ["servicemonitors", "prometheusrules"]
+  verbs: ["get", "create", "patch", "delete"]
+{{- end }}
 {{- end -}}
 
 {{/* The operator's own namespace: its leader Lease (and events about it). */}}

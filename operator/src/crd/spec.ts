@@ -59,9 +59,9 @@ const secretRef = obj({
 }, { description: 'Use this Secret as the cluster secret instead of generating one.', required: ['name'] });
 
 const monitoring = obj({
-  serviceMonitor: bool({ description: 'Create a prometheus-operator ServiceMonitor.', default: false }),
-  prometheusRule: bool({ description: 'Create a prometheus-operator PrometheusRule with rkv alerts.', default: false }),
-}, { description: 'Prometheus integration.', default: {} });
+  serviceMonitor: bool({ description: 'Create a prometheus-operator ServiceMonitor scraping this cluster\'s nodes (needs its CRDs; the cluster is Degraded without them).', default: false }),
+  prometheusRule: bool({ description: 'Create a prometheus-operator PrometheusRule with the rkv alerts for this cluster.', default: false }),
+}, { description: 'Prometheus integration, per cluster (the Helm chart\'s monitoring values cover every cluster instead: use one or the other).', default: {} });
 
 export const specField = obj({
   replicas: int({ description: 'Storage nodes. Scaling down makes the highest ordinals leave first.', default: 3, minimum: 1, maximum: 1000 }),

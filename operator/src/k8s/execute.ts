@@ -7,7 +7,7 @@ import type { Informer } from './informer.js';
 import type { Kube } from './kube.js';
 import type { OperatorMetrics } from './metrics.js';
 import { AdminCallError, type NodeAdmin, type PodResolver } from './node_admin.js';
-import { R } from './resources.js';
+import { R, resourceOfKind } from './resources.js';
 
 /**
  * Performs a decision's actions in order and stops at the first failure
@@ -48,6 +48,8 @@ export function describe(a: Action): string {
     case 'deletePVC':
     case 'expandPVC':
       return `${a.kind} ${a.name}`;
+    case 'delete':
+      return `delete ${a.objectKind}/${a.name}`;
     default:
       return a.kind;
   }
@@ -78,6 +80,9 @@ export async function execute(d: ExecuteDeps, c: RkvCluster, actions: readonly A
           break;
         case 'deletePVC':
           await d.kube.delete(R.pvc, ns, a.name);
+          break;
+        case 'delete':
+          await d.kube.delete(resourceOfKind(a.objectKind), ns, a.name);
           break;
         case 'expandPVC':
           await d.kube.mergePatch(R.pvc, ns, a.name, { spec: { resources: { requests: { storage: a.size } } } });

@@ -14,8 +14,40 @@ export interface ListOf<T> {
   items: T[];
 }
 
+/** How long an answer about which resources an API group serves is kept (CRDs come and go rarely). */
+const DISCOVERY_TTL_MS = 60_000;
+
 export class Kube {
-  constructor(readonly rest: Rest) {}
+  private readonly discovered = new Map<string, { at: number; plurals: Set<string> }>();
+
+  constructor(
+    readonly rest: Rest,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /**
+   * Whether the API server serves every one of the resources (API discovery,
+   * `GET /apis/<group>/<version>`; a 404 means the group is not installed).
+   */
+  async serves(resources: readonly Resource[]): Promise<boolean> {
+    for (const r of resources) {
+      const gv = r.group === '' ? `/api/${r.version}` : `/apis/${r.group}/${r.version}`;
+      let d = this.discovered.get(gv);
+      if (!d || this.now() - d.at > DISCOVERY_TTL_MS) {
+        let plurals = new Set<string>();
+        try {
+          const list = await this.rest.request<{ resources?: { name?: string }[] }>('GET', gv);
+          plurals = new Set((list?.resources ?? []).map((x) => x.name ?? ''));
+        } catch (e) {
+          if (!isNotFound(e)) throw e;
+        }
+        d = { at: this.now(), plurals };
+        this.discovered.set(gv, d);
+      }
+      if (!d.plurals.has(r.plural)) return false;
+    }
+    return true;
+  }
 
   async get<T>(r: Resource, namespace: string, name: string): Promise<T | undefined> {
     try {

@@ -5,7 +5,7 @@ import type { RkvCluster } from '../crd/spec.js';
 import { secretSource } from '../reconcile/build/config.js';
 import { parse } from 'yaml';
 import { CLAIM_TEMPLATE, CONFIG_FILE, SPEC_HASH, names, ordinalOf, refOf, selectorLabels } from '../reconcile/names.js';
-import type { Observed, PodObservation, PvcObservation } from '../reconcile/types.js';
+import type { KubeObject, Observed, PodObservation, PvcObservation } from '../reconcile/types.js';
 import type { Informer } from './informer.js';
 import type { Kube } from './kube.js';
 import type { NodeAdmin, PodResolver } from './node_admin.js';
@@ -83,6 +83,12 @@ export async function observe(d: ObserveDeps, c: RkvCluster): Promise<Observed> 
   note('Service', d.caches.services.get(names.headless(ref), ns));
   note('Service', d.caches.services.get(names.client(ref), ns));
   note('PodDisruptionBudget', d.caches.pdbs.get(names.pdb(ref), ns));
+  // prometheus-operator's kinds are looked up only where they are served: most clusters have no such CRDs
+  const monitoringApi = await d.kube.serves([R.servicemonitor, R.prometheusrule]);
+  if (monitoringApi) {
+    note('ServiceMonitor', await d.kube.get<KubeObject>(R.servicemonitor, ns, names.serviceMonitor(ref)));
+    note('PrometheusRule', await d.kube.get<KubeObject>(R.prometheusrule, ns, names.prometheusRule(ref)));
+  }
   const secret = await d.kube.get<Secret>(R.secret, ns, secretSource(c).name);
   const claim = sts?.spec?.volumeClaimTemplates?.find((t) => t.metadata?.name === CLAIM_TEMPLATE);
   return {
@@ -97,6 +103,7 @@ export async function observe(d: ObserveDeps, c: RkvCluster): Promise<Observed> 
     pods: podObs,
     pvcs,
     hashes,
+    monitoringApi,
     ...configRingSize(cm),
     secretExists: !!secret && (secretSource(c).generated || secret.data?.[secretSource(c).key] !== undefined || secret.stringData?.[secretSource(c).key] !== undefined),
   };

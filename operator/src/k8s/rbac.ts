@@ -20,6 +20,8 @@ export const CLUSTER_RULES: PolicyRule[] = [
   { apiGroups: [''], resources: ['secrets'], verbs: ['get', 'create'] },
   { apiGroups: ['policy'], resources: ['poddisruptionbudgets'], verbs: ['get', 'list', 'watch', 'create', 'patch'] },
   { apiGroups: [''], resources: ['events'], verbs: ['create'] },
+  // RkvCluster spec.monitoring (prometheus-operator's CRDs; the chart's rbac.monitoring=false leaves this out)
+  { apiGroups: ['monitoring.coreos.com'], resources: ['servicemonitors', 'prometheusrules'], verbs: ['get', 'create', 'patch', 'delete'] },
 ];
 
 export const LEADER_RULES: PolicyRule[] = [

@@ -19,6 +19,9 @@ export const R = {
   pdb: { group: 'policy', version: 'v1', plural: 'poddisruptionbudgets', kind: 'PodDisruptionBudget' },
   event: { group: '', version: 'v1', plural: 'events', kind: 'Event' },
   lease: { group: 'coordination.k8s.io', version: 'v1', plural: 'leases', kind: 'Lease' },
+  // prometheus-operator's CRDs: served only where it is installed (RkvCluster spec.monitoring)
+  servicemonitor: { group: 'monitoring.coreos.com', version: 'v1', plural: 'servicemonitors', kind: 'ServiceMonitor' },
+  prometheusrule: { group: 'monitoring.coreos.com', version: 'v1', plural: 'prometheusrules', kind: 'PrometheusRule' },
 } as const satisfies Record<string, Resource>;
 
 const BY_KIND = new Map<string, Resource>(Object.values(R).map((r) => [r.kind, r]));

@@ -30,6 +30,8 @@ export const names = {
   configMap: (c: ClusterRef) => `${c.name}-config`,
   secret: (c: ClusterRef) => `${c.name}-cluster-secret`,
   pdb: (c: ClusterRef) => c.name,
+  serviceMonitor: (c: ClusterRef) => c.name,
+  prometheusRule: (c: ClusterRef) => `${c.name}-alerts`,
   pod: (c: ClusterRef, ordinal: number) => `${c.name}-${ordinal}`,
   pvc: (c: ClusterRef, ordinal: number) => `${CLAIM_TEMPLATE}-${c.name}-${ordinal}`,
 };

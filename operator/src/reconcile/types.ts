@@ -65,6 +65,8 @@ export interface Observed {
   secretExists: boolean;
   /** `ring-size` in the existing ConfigMap's rkv.yaml */
   configRingSize?: number;
+  /** whether the API server serves ServiceMonitors and PrometheusRules (prometheus-operator installed) */
+  monitoringApi?: boolean;
 }
 
 export interface ReconcileInput {
@@ -99,6 +101,8 @@ export type Action =
   | { kind: 'createIfMissing'; object: KubeObject }
   | { kind: 'scale'; replicas: number }
   | { kind: 'deletePVC'; name: string }
+  /** an owned object the spec no longer asks for */
+  | { kind: 'delete'; objectKind: string; name: string }
   | { kind: 'expandPVC'; name: string; size: string }
   | { kind: 'addFinalizer' }
   | { kind: 'removeFinalizer' }

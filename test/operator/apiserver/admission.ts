@@ -8,6 +8,8 @@ import { Pod } from 'kubernetes-models/v1/Pod';
 import { Secret } from 'kubernetes-models/v1/Secret';
 import { Service } from 'kubernetes-models/v1/Service';
 import { PodDisruptionBudget } from 'kubernetes-models/policy/v1/PodDisruptionBudget';
+import { PrometheusRule } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/PrometheusRule';
+import { ServiceMonitor } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/ServiceMonitor';
 import type { JSONSchemaProps } from '../../../operator/src/crd/schema_dsl.js';
 import { compareQuantity } from '../../../operator/src/reconcile/quantity.js';
 import type { Obj } from './store.js';
@@ -35,6 +37,9 @@ const MODELS: Record<string, ModelCtor> = {
   'policy/v1/PodDisruptionBudget': PodDisruptionBudget as unknown as ModelCtor,
   'coordination.k8s.io/v1/Lease': Lease as unknown as ModelCtor,
   'apiextensions.k8s.io/v1/CustomResourceDefinition': CustomResourceDefinition as unknown as ModelCtor,
+  // prometheus-operator's CRDs, by its published schemas (served only when a test installs them)
+  'monitoring.coreos.com/v1/ServiceMonitor': ServiceMonitor as unknown as ModelCtor,
+  'monitoring.coreos.com/v1/PrometheusRule': PrometheusRule as unknown as ModelCtor,
 };
 
 export class Invalid extends Error {

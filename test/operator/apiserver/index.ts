@@ -9,7 +9,7 @@ import { Kube } from '../../../operator/src/k8s/kube.js';
 import { CLUSTER_RULES, LEADER_RULES } from '../../../operator/src/k8s/rbac.js';
 import { restClient } from '../../../operator/src/k8s/rest.js';
 import { Kubelet } from './kubelet.js';
-import { ApiServer } from './server.js';
+import { ApiServer, MONITORING_TYPES } from './server.js';
 
 /**
  * Starts the stand-in: API server + kubelet, the RkvCluster CRD installed,
@@ -41,12 +41,13 @@ function kubeconfig(server: string, token: string): string {
   });
 }
 
-export async function startStandIn(): Promise<StandIn> {
+/** `monitoringApi`: serve prometheus-operator's ServiceMonitor and PrometheusRule, as where it is installed. */
+export async function startStandIn(opts: { monitoringApi?: boolean } = {}): Promise<StandIn> {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'rkv-standin-'));
   const api = new ApiServer({
     'admin-token': { name: 'admin', clusterRules: 'all' },
     'operator-token': { name: 'system:serviceaccount:rkv-system:rkv-operator', clusterRules: CLUSTER_RULES, roles: [{ namespace: OPERATOR_NAMESPACE, rules: LEADER_RULES }] },
-  });
+  }, opts.monitoringApi ? MONITORING_TYPES : []);
   const url = await api.listen();
   const kubelet = new Kubelet({ store: api.store, nodeMain: NODE_MAIN, root, maxGraceMs: 10_000 });
   kubelet.start();

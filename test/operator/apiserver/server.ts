@@ -28,6 +28,12 @@ const BUILTIN: ResourceType[] = [
   { group: 'apiextensions.k8s.io', version: 'v1', plural: 'customresourcedefinitions', kind: 'CustomResourceDefinition', namespaced: false, statusSubresource: true },
 ];
 
+/** prometheus-operator's kinds, served when a test says it is installed (RkvCluster spec.monitoring). */
+export const MONITORING_TYPES: ResourceType[] = [
+  { group: 'monitoring.coreos.com', version: 'v1', plural: 'servicemonitors', kind: 'ServiceMonitor', namespaced: true, statusSubresource: false },
+  { group: 'monitoring.coreos.com', version: 'v1', plural: 'prometheusrules', kind: 'PrometheusRule', namespaced: true, statusSubresource: false },
+];
+
 class HttpError extends Error {
   constructor(
     readonly code: number,
@@ -80,8 +86,11 @@ export class ApiServer {
   /** test hook: answer this many upcoming watch requests with 500 (client-node informers stop on those) */
   failWatches = 0;
 
-  constructor(private readonly tokens: Record<string, Identity>) {
-    for (const rt of BUILTIN) this.store.register(rt);
+  constructor(
+    private readonly tokens: Record<string, Identity>,
+    extraTypes: ResourceType[] = [],
+  ) {
+    for (const rt of [...BUILTIN, ...extraTypes]) this.store.register(rt);
     this.server = http.createServer((req, res) => void this.handle(req, res));
   }
 
@@ -120,6 +129,20 @@ export class ApiServer {
     return { rt, ...(namespace ? { namespace } : {}), ...(rest[1] ? { name: rest[1] } : {}), ...(rest[2] ? { sub: rest[2] } : {}) };
   }
 
+  /** The APIResourceList of a group version; 404 when nothing of it is served. */
+  private discover(pathname: string): unknown {
+    const p = pathname.split('/').filter(Boolean);
+    const [group, version] = p[0] === 'api' ? ['', p[1]!] : [p[1]!, p[2]!];
+    const served = [...this.store.types.values()].filter((t) => t.group === group && t.version === version);
+    if (served.length === 0) throw new HttpError(404, 'NotFound', 'the server could not find the requested resource');
+    return {
+      kind: 'APIResourceList',
+      apiVersion: 'v1',
+      groupVersion: group ? `${group}/${version}` : version,
+      resources: served.map((t) => ({ name: t.plural, namespaced: t.namespaced, kind: t.kind, verbs: ['create', 'delete', 'get', 'list', 'patch', 'update', 'watch'] })),
+    };
+  }
+
   private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://x');
     const token = (req.headers.authorization ?? '').replace(/^Bearer /, '');
@@ -127,6 +150,8 @@ export class ApiServer {
     let entry: RequestLogEntry | undefined;
     try {
       if (!id) throw new HttpError(401, 'Unauthorized', 'Unauthorized');
+      // API discovery is open to every authenticated identity (system:discovery), as on a real API server
+      if (req.method === 'GET' && /^\/(api\/[^/]+|apis\/[^/]+\/[^/]+)\/?$/.test(url.pathname)) return send(res, 200, this.discover(url.pathname));
       const r = this.route(url);
       const watch = url.searchParams.get('watch') === 'true' || url.searchParams.get('watch') === '1';
       const verb = verbOf(req.method ?? 'GET', !!r.name, watch);

@@ -20,7 +20,8 @@ describe('operator e2e: one cluster through its life', { timeout: 600_000 }, () 
   const KEYS = 300;
 
   before(async () => {
-    env = await startStandIn();
+    // prometheus-operator "installed": spec.monitoring has something to create
+    env = await startStandIn({ monitoringApi: true });
     op = await new OperatorProcess(env, 'op-a').start();
   });
 
@@ -54,6 +55,21 @@ describe('operator e2e: one cluster through its life', { timeout: 600_000 }, () 
     assert.equal((await reason('JoinStaged')).length, 2);
     assert.equal((await reason('PlanCommitted')).length, 1);
     await writeKeys(redis(env, `${name}-0`, respPort), 1, KEYS);
+  });
+
+  it('spec.monitoring: a ServiceMonitor and a PrometheusRule owned by the cluster, removed when turned off', async () => {
+    const before = await getCluster(env, name);
+    assert.equal(await env.admin.get(R.servicemonitor, NS, name), undefined, 'none unless asked for');
+    await patchSpec(env, name, { monitoring: { serviceMonitor: true, prometheusRule: true } });
+    const sm = await waitFor('the ServiceMonitor', () => env.admin.get<{ metadata: { ownerReferences?: { uid: string }[] }; spec: { endpoints: { port: string }[] } }>(R.servicemonitor, NS, name), 30_000);
+    assert.equal(sm.metadata.ownerReferences?.[0]?.uid, before.metadata.uid);
+    assert.equal(sm.spec.endpoints[0]?.port, 'http');
+    const rule = await waitFor('the PrometheusRule', () => env.admin.get<{ spec: { groups: { rules: { expr: string }[] }[] } }>(R.prometheusrule, NS, `${name}-alerts`), 30_000);
+    assert.ok(rule.spec.groups.flatMap((g) => g.rules).every((r) => r.expr.includes(`service="${name}"`)));
+    await patchSpec(env, name, { monitoring: { serviceMonitor: false, prometheusRule: false } });
+    await waitFor('both removed', async () => ((await env.admin.get(R.servicemonitor, NS, name)) === undefined && (await env.admin.get(R.prometheusrule, NS, `${name}-alerts`)) === undefined ? true : undefined), 30_000);
+    const c = await waitRunning(env, name, 3);
+    assert.notEqual(c.status?.conditions?.find((x) => x.type === 'Degraded')?.status, 'True');
   });
 
   it('scales 3 -> 5: new pods join, ownership rebalances, no key lost', async () => {

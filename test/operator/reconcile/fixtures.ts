@@ -91,6 +91,8 @@ export function kinds(actions: readonly Action[]): string[] {
       case 'deletePVC':
       case 'expandPVC':
         return `${a.kind}:${a.name}`;
+      case 'delete':
+        return `delete:${a.objectKind}/${a.name}`;
       default:
         return a.kind;
     }

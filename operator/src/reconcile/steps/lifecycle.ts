@@ -1,8 +1,9 @@
 import { buildConfigMap, buildSecret, secretSource } from '../build/config.js';
 import { buildClientService, buildHeadlessService, buildPodDisruptionBudget } from '../build/services.js';
+import { buildPrometheusRule, buildServiceMonitor, MONITORING_API } from '../build/monitoring.js';
 import { buildStatefulSet, statefulSetHash } from '../build/statefulset.js';
 import { admin, event, stsReplicas, type Ctx } from '../context.js';
-import { FINALIZER, SPEC_HASH } from '../names.js';
+import { FINALIZER, SPEC_HASH, names, refOf } from '../names.js';
 import { compareQuantity } from '../quantity.js';
 import { targetRingSize } from '../ring_size.js';
 import { done, next, requeue, type KubeObject, type StepResult } from '../types.js';
@@ -81,6 +82,7 @@ export function ownedObjects(ctx: Ctx): StepResult {
   ensure(ctx, buildHeadlessService(c));
   ensure(ctx, buildClientService(c));
   ensure(ctx, buildPodDisruptionBudget(c));
+  monitoring(ctx);
   const sts = obs.statefulSet;
   if (!sts) {
     ctx.actions.push({ kind: 'apply', object: buildStatefulSet(c, { replicas: ctx.spec.replicas, claimSize: ctx.spec.storage.size }) });
@@ -93,6 +95,30 @@ export function ownedObjects(ctx: Ctx): StepResult {
     event(ctx, 'Updated', 'StatefulSet template updated from the spec; pods roll one at a time');
   }
   return next();
+}
+
+/**
+ * spec.monitoring: the ServiceMonitor and PrometheusRule asked for, removed
+ * again when no longer asked for; without prometheus-operator's API the
+ * cluster is Degraded (it runs, unmonitored) until the CRDs are installed.
+ */
+function monitoring(ctx: Ctx): void {
+  const c = ctx.cluster;
+  const ref = refOf(c);
+  const want = ctx.spec.monitoring;
+  const wanted: { on: boolean; kind: string; name: string; build: () => KubeObject }[] = [
+    { on: want.serviceMonitor, kind: 'ServiceMonitor', name: names.serviceMonitor(ref), build: () => buildServiceMonitor(c) },
+    { on: want.prometheusRule, kind: 'PrometheusRule', name: names.prometheusRule(ref), build: () => buildPrometheusRule(c) },
+  ];
+  if (!ctx.input.observed.monitoringApi) {
+    const asked = wanted.filter((w) => w.on).map((w) => w.kind);
+    if (asked.length) ctx.degraded.push(`spec.monitoring asks for a ${asked.join(' and a ')}, but the API server does not serve ${MONITORING_API} (install prometheus-operator's CRDs)`);
+    return;
+  }
+  for (const w of wanted) {
+    if (w.on) ensure(ctx, w.build());
+    else if (Object.hasOwn(ctx.input.observed.hashes, `${w.kind}/${w.name}`)) ctx.actions.push({ kind: 'delete', objectKind: w.kind, name: w.name });
+  }
 }
 
 /** Volume growth (PVCs of current nodes) and the transfer limit, once nothing else is going on. */
