@@ -23,5 +23,9 @@ if (files.length === 0) {
   console.error(`no test files found for ${wanted.join(', ')}`);
   process.exit(1);
 }
-const res = spawnSync(process.execPath, ['--test', '--test-concurrency=1', '--enable-source-maps', ...files], { stdio: 'inherit' });
+// --test-force-exit: a test file whose tests are done exits even if a handle it leaked would keep it
+// alive (a runaway retry loop once held CI until its deadline); the timeout bounds everything else.
+const TIMEOUT_MIN = Number(process.env.RKV_TEST_TIMEOUT_MIN ?? 40);
+const res = spawnSync(process.execPath, ['--test', '--test-force-exit', '--test-concurrency=1', '--enable-source-maps', ...files], { stdio: 'inherit', timeout: TIMEOUT_MIN * 60_000, killSignal: 'SIGKILL' });
+if (res.error?.code === 'ETIMEDOUT') console.error(`run-tests: stopped after ${TIMEOUT_MIN} minutes (RKV_TEST_TIMEOUT_MIN); the summary above is incomplete`);
 process.exit(res.status ?? 1);

@@ -14,7 +14,11 @@ const size = (i: number) => 1024 + ((i * 7919) % 3072);
 
 describe('kill -9 of the receiving node mid-handoff', { timeout: 120_000 }, () => {
   let nodes: TestNode[] = [];
+  // the background writer runs until told to stop: a failed assertion must stop it too, or it
+  // retries against destroyed nodes forever and the test file never exits
+  let stopWriter = (): Promise<void> => Promise.resolve();
   after(async () => {
+    await stopWriter();
     await Promise.all(nodes.map((n) => n.destroy()));
   });
 
@@ -44,15 +48,22 @@ describe('kill -9 of the receiving node mid-handoff', { timeout: 120_000 }, () =
         r.disconnect();
       }
     })();
+    stopWriter = () => {
+      writing = false;
+      return writer;
+    };
 
     // one handoff at a time, so there is a long stretch with one in progress
     await n1.api('PUT', '/admin/transfer-limit', { limit: 1 });
     await joinAll(n1, [n2]);
-    const active = await waitFor('an active ownership handoff with data moving', async (seen) => {
+    // caught early, with partitions still queued behind it: a handoff of a few MiB takes only tens of
+    // milliseconds here, so the last one could finish between this look and the kill
+    const active = await waitFor('an active ownership handoff with data moving and more queued', async (seen) => {
       const t = await n1.api<Transfers>('GET', '/admin/transfers');
       seen(t);
-      return t.active.find((x) => x.type === 'ownership' && x.to === n2.name && x.objects > 0);
-    }, { timeoutMs: 20_000, intervalMs: 20 });
+      const queued = t.pending.filter((x) => x.type === 'ownership' && x.to === n2.name).length;
+      return queued >= 3 ? t.active.find((x) => x.type === 'ownership' && x.to === n2.name && x.objects > 0) : undefined;
+    }, { timeoutMs: 20_000, intervalMs: 5 });
     await n2.kill9();
     // the handoff fails on the sender and waits for a retry; the receiver is down
     const afterKill = await n1.api<Transfers>('GET', '/admin/transfers');
@@ -63,8 +74,7 @@ describe('kill -9 of the receiving node mid-handoff', { timeout: 120_000 }, () =
     await n2.start();
     await n1.api('PUT', '/admin/transfer-limit', { limit: 2 });
     await waitConverged(nodes, nodes.map((n) => n.name), { timeoutMs: 60_000 });
-    writing = false;
-    await writer;
+    await stopWriter();
     // the writes taken while n2 was down sit in fallback vnodes on n1 until hinted handoff moves them
     await waitConverged(nodes, nodes.map((n) => n.name), { timeoutMs: 30_000 });
     assert.ok(acked.length > 0, 'some writes were acknowledged during the handoff');

@@ -41,8 +41,8 @@ export const MAX_KEY_BYTES = 65536;
 export class KvService implements KvApi {
   /** keys with a reap scheduled, so repeated reads of a tombstone schedule one */
   private readonly reapsPending = new Set<string>();
-  /** coordinatorDuration series by "op outcome", bound once */
-  private readonly durations = new Map<string, HistogramObserver>();
+  /** coordinatorDuration series by op and outcome, bound once */
+  private readonly durations = new Map<string, Map<string, HistogramObserver>>();
 
   constructor(private readonly d: KvServiceDeps) {}
 
@@ -188,11 +188,13 @@ export class KvService implements KvApi {
   }
 
   private observe(op: string, outcome: string, start: number): void {
-    const key = `${op} ${outcome}`;
-    let h = this.durations.get(key);
+    // by op, then outcome: both are constant strings, so no key is built per request
+    let byOutcome = this.durations.get(op);
+    if (byOutcome === undefined) this.durations.set(op, (byOutcome = new Map()));
+    let h = byOutcome.get(outcome);
     if (h === undefined) {
       h = this.d.metrics.coordinatorDuration.labels({ op, outcome });
-      this.durations.set(key, h);
+      byOutcome.set(outcome, h);
     }
     h.observe((performance.now() - start) / 1000);
   }
