@@ -85,9 +85,15 @@ export async function observe(d: ObserveDeps, c: RkvCluster): Promise<Observed> 
   note('PodDisruptionBudget', d.caches.pdbs.get(names.pdb(ref), ns));
   // prometheus-operator's kinds are looked up only where they are served: most clusters have no such CRDs
   const monitoringApi = await d.kube.serves([R.servicemonitor, R.prometheusrule]);
+  let monitoringError: string | undefined;
   if (monitoringApi) {
-    note('ServiceMonitor', await d.kube.get<KubeObject>(R.servicemonitor, ns, names.serviceMonitor(ref)));
-    note('PrometheusRule', await d.kube.get<KubeObject>(R.prometheusrule, ns, names.prometheusRule(ref)));
+    try {
+      note('ServiceMonitor', await d.kube.get<KubeObject>(R.servicemonitor, ns, names.serviceMonitor(ref)));
+      note('PrometheusRule', await d.kube.get<KubeObject>(R.prometheusrule, ns, names.prometheusRule(ref)));
+    } catch (e) {
+      // e.g. 403 when the chart was installed with rbac.monitoring=false: the rest of the cluster is still reconciled
+      monitoringError = (e as Error).message;
+    }
   }
   const secret = await d.kube.get<Secret>(R.secret, ns, secretSource(c).name);
   const claim = sts?.spec?.volumeClaimTemplates?.find((t) => t.metadata?.name === CLAIM_TEMPLATE);
@@ -104,6 +110,7 @@ export async function observe(d: ObserveDeps, c: RkvCluster): Promise<Observed> 
     pvcs,
     hashes,
     monitoringApi,
+    ...(monitoringError ? { monitoringError } : {}),
     ...configRingSize(cm),
     secretExists: !!secret && (secretSource(c).generated || secret.data?.[secretSource(c).key] !== undefined || secret.stringData?.[secretSource(c).key] !== undefined),
   };

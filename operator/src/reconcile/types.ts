@@ -67,6 +67,8 @@ export interface Observed {
   configRingSize?: number;
   /** whether the API server serves ServiceMonitors and PrometheusRules (prometheus-operator installed) */
   monitoringApi?: boolean;
+  /** why the monitoring objects could not be read (missing RBAC, say) */
+  monitoringError?: string;
 }
 
 export interface ReconcileInput {

@@ -61,6 +61,13 @@ describe('reconcile: spec.monitoring (prometheus-operator objects)', () => {
     assert.match(degraded?.message ?? '', /ServiceMonitor and a PrometheusRule.*monitoring\.coreos\.com\/v1/);
   });
 
+  it('objects it may not read (no RBAC for them): Degraded with the API error, nothing applied', () => {
+    const c = { ...on, status: statusWith(on, undefined) };
+    const d = reconcile(input(c, { ...steady(c, 3), monitoringApi: true, monitoringError: 'GET /apis/monitoring.coreos.com/v1/namespaces/ns/servicemonitors/c: 403 forbidden' }));
+    assert.deepEqual(nonEvents(d.actions), []);
+    assert.match(d.status.conditions?.find((x) => x.type === 'Degraded')?.message ?? '', /cannot read the ServiceMonitor and the PrometheusRule: .*403/);
+  });
+
   it('the ServiceMonitor scrapes /metrics on the client Service only, which labels every series job="rkv", service=<cluster>', () => {
     const c = cluster({}, undefined, { name: 'c', namespace: 'ns' });
     const sm = buildServiceMonitor(c) as unknown as Sm;

@@ -110,9 +110,13 @@ function monitoring(ctx: Ctx): void {
     { on: want.serviceMonitor, kind: 'ServiceMonitor', name: names.serviceMonitor(ref), build: () => buildServiceMonitor(c) },
     { on: want.prometheusRule, kind: 'PrometheusRule', name: names.prometheusRule(ref), build: () => buildPrometheusRule(c) },
   ];
-  if (!ctx.input.observed.monitoringApi) {
+  const obs = ctx.input.observed;
+  if (!obs.monitoringApi || obs.monitoringError) {
     const asked = wanted.filter((w) => w.on).map((w) => w.kind);
-    if (asked.length) ctx.degraded.push(`spec.monitoring asks for a ${asked.join(' and a ')}, but the API server does not serve ${MONITORING_API} (install prometheus-operator's CRDs)`);
+    if (!asked.length) return;
+    ctx.degraded.push(obs.monitoringError
+      ? `spec.monitoring: cannot read the ${asked.join(' and the ')}: ${obs.monitoringError}`
+      : `spec.monitoring asks for a ${asked.join(' and a ')}, but the API server does not serve ${MONITORING_API} (install prometheus-operator's CRDs)`);
     return;
   }
   for (const w of wanted) {
