@@ -63,9 +63,11 @@ export interface Backend {
   /**
    * A point read answered from memory in this turn, when the backend can: the
    * entry (its memo slot free for the caller's decoded form), null when the key
-   * is known absent, undefined when only an asynchronous read can tell.
+   * is known absent, undefined when only an asynchronous read can tell. The key
+   * is given as its bytes in a latin1 string (storage_key.ts), the form the
+   * backend's in-memory maps use, so the caller builds no Buffer.
    */
-  peekCached?(key: Buffer): CachedEntry | null | undefined;
+  peekCached?(key: string): CachedEntry | null | undefined;
   /** Background compaction work (RocksDB); absent for backends that have none. */
   compactionStats?(): CompactionStats;
   close(): Promise<void>;

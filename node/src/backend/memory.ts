@@ -107,10 +107,10 @@ export interface MemoEntry {
  * memo of the stored bytes, so reads of an unchanged value skip decoding.
  */
 export interface SyncPointAccess {
-  /** The entry of `key`, or undefined; its value must not be modified. */
-  peek(key: Buffer): MemoEntry | undefined;
+  /** The entry of a key (its bytes as a latin1 string), or undefined; its value must not be modified. */
+  peek(key: string): MemoEntry | undefined;
   /** Stores `value` without copying it (the caller hands it over and never modifies it), with its memo. */
-  putOwned(key: Buffer, value: Buffer, memo: unknown): void;
+  putOwned(key: string, value: Buffer, memo: unknown): void;
   /** putOwned for a key whose entry peek() returned in this same turn: no second lookup. */
   replaceOwned(entry: MemoEntry, value: Buffer, memo: unknown): void;
 }
@@ -147,17 +147,16 @@ export class MemoryBackend implements Backend, SyncPointAccess {
     });
   }
 
-  peek(key: Buffer): MemoEntry | undefined {
+  peek(key: string): MemoEntry | undefined {
     this.checkOpen();
-    checkKey(key);
-    return this.values.get(key.toString('latin1'));
+    return this.values.get(key);
   }
 
-  putOwned(key: Buffer, value: Buffer, memo: unknown): void {
+  putOwned(key: string, value: Buffer, memo: unknown): void {
     this.checkOpen();
-    checkKey(key);
+    if (key.length === 0) throw new TypeError('backend key must be non-empty');
     if (!Buffer.isBuffer(value)) throw new TypeError('backend value must be a Buffer');
-    this.store(key, value, memo);
+    this.store(Buffer.from(key, 'latin1'), value, memo, key);
   }
 
   replaceOwned(entry: MemoEntry, value: Buffer, memo: unknown): void {
@@ -250,8 +249,8 @@ export class MemoryBackend implements Backend, SyncPointAccess {
     this.store(key, Buffer.from(value), undefined);
   }
 
-  private store(key: Buffer, value: Buffer, memo: unknown): void {
-    const k = key.toString('latin1');
+  private store(key: Buffer, value: Buffer, memo: unknown, latin1?: string): void {
+    const k = latin1 ?? key.toString('latin1');
     const entry = this.values.get(k);
     if (entry) {
       this.bytes += value.length - entry.value.length;

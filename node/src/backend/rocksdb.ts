@@ -329,12 +329,10 @@ export class RocksDbBackend implements Backend {
     return prop('rocksdb.estimate-live-data-size') + prop('rocksdb.cur-size-all-mem-tables');
   }
 
-  peekCached(key: Buffer): CachedEntry | null | undefined {
-    if (this.closing || invalid(key)) return undefined;
-    const k = key.toString('latin1');
+  peekCached(k: string): CachedEntry | null | undefined {
+    if (this.closing || k.length === 0) return undefined;
     // a write or drop not yet landed decides the answer: only read() knows to wait for it
-    if (this.pending.has(k)) return undefined;
-    for (let i = this.drops.length - 1; i >= 0; i--) if (inRange(key, this.drops[i]!.range!)) return undefined;
+    if (this.pending.has(k) || this.drops.length > 0) return undefined;
     const row = this.rows.row(k);
     if (row === undefined) return undefined;
     return row.value === null ? null : (row as CachedEntry);

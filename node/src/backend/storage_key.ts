@@ -45,6 +45,22 @@ export function decodeStorageKey(buf: Buffer): StorageKey {
   };
 }
 
+/**
+ * encodeStorageKey's bytes as a latin1 string (one char a byte), in two parts:
+ * the vnode's prefix, and the tail every replica of a key shares. Backends key
+ * their in-memory maps by this string, so a replica lookup needs no Buffer.
+ */
+export function vnodePrefixString(ringLog2: number, partition: number): string {
+  if (partition < 0 || partition > 0xffff || !Number.isInteger(partition)) throw new RangeError(`partition ${partition} out of range`);
+  return String.fromCharCode(ringLog2, partition >>> 8, partition & 0xff);
+}
+
+export function storageKeyTail(hash32: number, bucket: Buffer, key: Buffer): string {
+  if (bucket.length > 0xffff) throw new RangeError(`bucket of ${bucket.length} bytes is longer than 65535`);
+  const n = bucket.length;
+  return String.fromCharCode(hash32 >>> 24, (hash32 >>> 16) & 0xff, (hash32 >>> 8) & 0xff, hash32 & 0xff, n >>> 8, n & 0xff) + bucket.toString('latin1') + key.toString('latin1');
+}
+
 function prefix(ringLog2: number, partition: number, hash32: number): Buffer {
   const out = Buffer.allocUnsafe(7);
   out.writeUInt8(ringLog2, 0);

@@ -1,4 +1,4 @@
-import { descends, mergeClocks, sortClock, type VClock } from './vclock.js';
+import { clocksEqual, descends, mergeClocks, sortClock, type VClock } from './vclock.js';
 
 /**
  * The stored object: a causal context (version vector) plus siblings, each
@@ -86,6 +86,8 @@ function newSibling(content: Content, dot: Dot): Sibling {
  * repair harmless.
  */
 export function mergeObjects(a: RkvObject, b: RkvObject): RkvObject {
+  // replicas in sync (the usual read): equal clocks and the same dots merge to either one
+  if (a === b || sameVersion(a, b)) return a;
   const out: Sibling[] = [];
   for (const s of a.siblings) {
     if (!covered(s.dot, b.clock) || b.siblings.some((t) => sameDot(t.dot, s.dot))) out.push(s);
@@ -94,6 +96,13 @@ export function mergeObjects(a: RkvObject, b: RkvObject): RkvObject {
     if (!covered(s.dot, a.clock) && !out.some((t) => sameDot(t.dot, s.dot))) out.push(s);
   }
   return { clock: mergeClocks(a.clock, b.clock), siblings: sortSiblings(out) };
+}
+
+function sameVersion(a: RkvObject, b: RkvObject): boolean {
+  const n = a.siblings.length;
+  if (n !== b.siblings.length || !clocksEqual(a.clock, b.clock)) return false;
+  for (let i = 0; i < n; i++) if (!sameDot(a.siblings[i]!.dot, b.siblings[i]!.dot)) return false;
+  return true;
 }
 
 /** Last-write-wins among concurrent siblings: latest lastModified, ties broken by dot. */

@@ -1,5 +1,5 @@
 import type { Backend, BatchOp } from '../backend/backend.js';
-import { decodeStorageKey, encodeStorageKey, vnodeRange } from '../backend/storage_key.js';
+import { decodeStorageKey, encodeStorageKey, storageKeyTail, vnodePrefixString, vnodeRange } from '../backend/storage_key.js';
 import { decodeObject, encodeObject } from '../object/codec.js';
 import { applyWrite, mergeObjects, resolveLastWriteWins, type Content, type RkvObject } from '../object/object.js';
 import { clocksEqual, type VClock } from '../object/vclock.js';
@@ -12,6 +12,12 @@ export interface BKey {
   bucket: Buffer;
   key: Buffer;
   hash32: number;
+  /**
+   * storageKeyTail of the key, computed once for all its replicas by whoever
+   * first needs it; valid only for the very bucket, key and hash it names
+   * (a copy of the object with another key carries a stale one)
+   */
+  tail?: { bucket: Buffer; key: Buffer; hash32: number; tail: string };
 }
 
 /** One read-modify-write step: the object to store, given the stored one. */
@@ -36,6 +42,8 @@ export class Vnode {
   private readonly lock = new KeyLock();
   /** set when the backend can run a read-modify-write synchronously (memory) */
   private readonly sync: SyncPointAccess | undefined;
+  /** vnodePrefixString of this vnode */
+  private readonly prefix: string;
   /** updates waiting for the next cycle of a key whose cycle is queued or running, by lock id */
   private readonly waiting = new Map<string, QueuedUpdate[]>();
   /**
@@ -59,6 +67,16 @@ export class Vnode {
     readonly actor: string,
   ) {
     this.sync = syncPointAccess(backend);
+    this.prefix = vnodePrefixString(ringLog2, partition);
+  }
+
+  /** The storage key as the latin1 string in-memory maps are keyed by (see storageKeyTail). */
+  private keyString(b: BKey): string {
+    let t = b.tail;
+    if (t === undefined || t.key !== b.key || t.bucket !== b.bucket || t.hash32 !== b.hash32) {
+      t = b.tail = { bucket: b.bucket, key: b.key, hash32: b.hash32, tail: storageKeyTail(b.hash32, b.bucket, b.key) };
+    }
+    return this.prefix + t.tail;
   }
 
   private storageKey(b: BKey): Buffer {
@@ -67,9 +85,8 @@ export class Vnode {
 
   get(b: BKey): Promise<RkvObject | undefined> {
     try {
-      const sk = this.storageKey(b);
-      if (this.sync === undefined) return this.backend.get(sk).then((raw) => (raw ? decodeObject(raw) : undefined));
-      const entry = this.sync.peek(sk);
+      if (this.sync === undefined) return this.backend.get(this.storageKey(b)).then((raw) => (raw ? decodeObject(raw) : undefined));
+      const entry = this.sync.peek(this.keyString(b));
       return Promise.resolve(entry ? decodedMemo(entry) : undefined);
     } catch (err) {
       return Promise.reject(toError(err));
@@ -99,8 +116,8 @@ export class Vnode {
    * asynchronous read (a RocksDB row not cached or with a write in flight).
    */
   readNow(b: BKey): RkvObject | null | undefined {
-    const sk = this.storageKey(b);
-    const entry = this.sync !== undefined ? this.sync.peek(sk) ?? null : this.backend.peekCached!(sk);
+    const k = this.keyString(b);
+    const entry = this.sync !== undefined ? this.sync.peek(k) ?? null : this.backend.peekCached!(k);
     return entry ? decodedMemo(entry) : entry;
   }
 
@@ -121,12 +138,12 @@ export class Vnode {
   }
 
   private updateNow(b: BKey, update: Update): RkvObject {
-    const sk = this.storageKey(b);
-    const entry = this.sync!.peek(sk);
+    const k = this.keyString(b);
+    const entry = this.sync!.peek(k);
     const obj = update(entry ? decodedMemo(entry) : undefined);
     this.wrote();
     if (entry) this.sync!.replaceOwned(entry, encodeObject(obj), obj);
-    else this.sync!.putOwned(sk, encodeObject(obj), obj);
+    else this.sync!.putOwned(k, encodeObject(obj), obj);
     return obj;
   }
 

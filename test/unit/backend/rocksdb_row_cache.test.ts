@@ -46,35 +46,35 @@ describe('RocksDB row cache', () => {
   it('peekCached answers in the same turn only what the row cache knows for sure', async () => {
     await withDb({}, async (db) => {
       // never read: only an asynchronous read can tell
-      assert.equal(db.peekCached(k('p1')), undefined);
+      assert.equal(db.peekCached('p1'), undefined);
       assert.equal(await db.get(k('p1')), undefined);
-      assert.equal(db.peekCached(k('p1')), null, 'known absent after a read found nothing');
+      assert.equal(db.peekCached('p1'), null, 'known absent after a read found nothing');
       await db.put(k('p1'), k('one'));
-      const entry = db.peekCached(k('p1'));
+      const entry = db.peekCached('p1');
       assert.equal(entry?.value.toString(), 'one');
       entry!.memo = 'decoded one';
       // a write in flight: the cache must not answer with the value it replaces
       const w = db.put(k('p1'), k('two'));
-      assert.equal(db.peekCached(k('p1')), undefined);
+      assert.equal(db.peekCached('p1'), undefined);
       await w;
-      const again = db.peekCached(k('p1'));
+      const again = db.peekCached('p1');
       assert.equal(again?.value.toString(), 'two');
       assert.equal(again?.memo, undefined, 'the memo of the replaced value is gone');
       // a drop in flight, then landed
       const d = db.dropRange({ gte: k('p'), lt: k('q') });
-      assert.equal(db.peekCached(k('p1')), undefined);
+      assert.equal(db.peekCached('p1'), undefined);
       await d;
-      assert.equal(db.peekCached(k('p1')), undefined);
+      assert.equal(db.peekCached('p1'), undefined);
       assert.equal(await db.get(k('p1')), undefined);
       // bulk writes (handoff data) are not cached
       await db.batch([{ type: 'put', key: k('p2'), value: k('bulk') }], { bulk: true });
-      assert.equal(db.peekCached(k('p2')), undefined);
+      assert.equal(db.peekCached('p2'), undefined);
       assert.equal((await db.get(k('p2')))?.toString(), 'bulk');
-      assert.equal(db.peekCached(k('p2'))?.value.toString(), 'bulk');
+      assert.equal(db.peekCached('p2')?.value.toString(), 'bulk');
     });
     await withDb({ rowCacheSize: 0 }, async (db) => {
       await db.put(k('z'), k('v'));
-      assert.equal(db.peekCached(k('z')), undefined, 'no row cache, no same-turn answers');
+      assert.equal(db.peekCached('z'), undefined, 'no row cache, no same-turn answers');
     });
   });
 
