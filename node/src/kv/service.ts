@@ -103,10 +103,10 @@ export class KvService implements KvApi {
    * Every replica answering is what the coordinator would wait for too, so the
    * answer is the one it would give.
    */
-  getNow(bucket: Buffer, key: Buffer, opts: GetOptions = {}): GetResult | undefined {
+  getNow(bucket: Buffer, key: Buffer, opts: GetOptions = {}, startedAt?: number): GetResult | undefined {
     const immediate = this.d.router.immediate;
     if (immediate === undefined) return undefined;
-    const start = performance.now();
+    const start = startedAt ?? performance.now();
     const bkey = this.bkey(bucket, key);
     const props = this.d.buckets.get(bucket);
     const n = this.nval(props, opts.n_val);
@@ -143,10 +143,10 @@ export class KvService implements KvApi {
    * (so no replica can refuse the write); undefined, with nothing written,
    * when the put coordinator must run.
    */
-  putNow(bucket: Buffer, key: Buffer, content: NewContent, context: VClock | undefined, opts: PutOptions = {}): PutResult | undefined {
+  putNow(bucket: Buffer, key: Buffer, content: NewContent, context: VClock | undefined, opts: PutOptions = {}, startedAt?: number): PutResult | undefined {
     const immediate = this.d.router.immediate;
     if (immediate === undefined) return undefined;
-    const start = performance.now();
+    const start = startedAt ?? performance.now();
     const bkey = this.bkey(bucket, key);
     const props = this.d.buckets.get(bucket);
     const n = this.nval(props, opts.n_val);

@@ -45,10 +45,13 @@ export interface PutResult {
 export interface KvApi {
   get(bucket: Buffer, key: Buffer, opts?: GetOptions): Promise<GetResult>;
   put(bucket: Buffer, key: Buffer, content: NewContent, context: VClock | undefined, opts?: PutOptions): Promise<PutResult>;
-  /** get() in the caller's turn when every replica can answer at once; undefined: call get(). */
-  getNow?(bucket: Buffer, key: Buffer, opts?: GetOptions): GetResult | undefined;
+  /**
+   * get() in the caller's turn when every replica can answer at once; undefined: call get().
+   * `startedAt`: the caller's performance.now() for this request, so the coordinator timing reads no clock of its own.
+   */
+  getNow?(bucket: Buffer, key: Buffer, opts?: GetOptions, startedAt?: number): GetResult | undefined;
   /** put() in the caller's turn when every replica can write at once; undefined (nothing written): call put(). */
-  putNow?(bucket: Buffer, key: Buffer, content: NewContent, context: VClock | undefined, opts?: PutOptions): PutResult | undefined;
+  putNow?(bucket: Buffer, key: Buffer, content: NewContent, context: VClock | undefined, opts?: PutOptions, startedAt?: number): PutResult | undefined;
   /** Writes a tombstone; resolves false when there was nothing live to delete. */
   delete(bucket: Buffer, key: Buffer, context: VClock | undefined, opts?: PutOptions): Promise<boolean>;
   bucketProps(bucket: Buffer): BucketProps;

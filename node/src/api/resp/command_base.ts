@@ -19,6 +19,8 @@ export interface Env {
   /** counters kept by the server and the dispatcher, shown by INFO */
   stats: { connectedClients: number; connectionsReceived: number; commandsProcessed: number; port: number };
   table: ReadonlyMap<string, CommandDef>;
+  /** performance.now() when the command being dispatched started; valid in its handler's synchronous part */
+  requestStart?: number;
 }
 
 /** One client connection's state. */

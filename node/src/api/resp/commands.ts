@@ -81,6 +81,7 @@ export class CommandRunner {
   dispatch(conn: ConnState, args: Buffer[], done: (reply: Reply) => void): Reply | undefined {
     this.env.stats.commandsProcessed++;
     const start = performance.now();
+    this.env.requestStart = start;
     const def = this.lookup(args[0]!);
     if (def === undefined) return this.fail('unknown', start, new ReplyError(unknownCommand(args)));
     if ((def.arity > 0 && args.length !== def.arity) || args.length < -def.arity) {

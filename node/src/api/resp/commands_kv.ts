@@ -83,7 +83,7 @@ function set(env: Env, args: Buffer[]): Reply | Promise<Reply> {
   const content = opts.expiresAt === undefined ? { value: args[2]!, contentType: CONTENT_TYPE } : { value: args[2]!, contentType: CONTENT_TYPE, expiresAt: opts.expiresAt };
   if (!opts.nx && !opts.xx) {
     // a reply in this turn when the replicas allow it: no promise, no coordinator
-    if (env.kv.putNow?.(BUCKET, key, content, undefined, WRITE) !== undefined) return R.ok;
+    if (env.kv.putNow?.(BUCKET, key, content, undefined, WRITE, env.requestStart) !== undefined) return R.ok;
     return env.kv.put(BUCKET, key, content, undefined, WRITE).then(ok);
   }
   // NX/XX read then write: atomic per connection (key ordering) but not across clients or nodes.
@@ -94,7 +94,7 @@ function set(env: Env, args: Buffer[]): Reply | Promise<Reply> {
 }
 
 function get(env: Env, args: Buffer[]): Reply | Promise<Reply> {
-  const now = env.kv.getNow?.(BUCKET, args[1]!);
+  const now = env.kv.getNow?.(BUCKET, args[1]!, undefined, env.requestStart);
   if (now !== undefined) {
     const v = valueOf(env, now);
     return v === null ? R.null : R.bulk(v);
