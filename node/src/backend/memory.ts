@@ -115,6 +115,12 @@ export interface SyncPointAccess {
   replaceOwned(entry: MemoEntry, value: Buffer, memo: unknown): void;
 }
 
+interface Entry {
+  key: Buffer;
+  value: Buffer;
+  memo: unknown;
+}
+
 /** The backend's synchronous point access, when it has one. */
 export function syncPointAccess(backend: Backend): SyncPointAccess | undefined {
   return backend instanceof MemoryBackend ? backend : undefined;
@@ -128,7 +134,7 @@ export function syncPointAccess(backend: Backend): SyncPointAccess | undefined {
 export class MemoryBackend implements Backend, SyncPointAccess {
   readonly name = 'memory' as const;
   /** latin1 maps each byte to one UTF-16 unit, so the string is a lossless Map key. */
-  private readonly values = new Map<string, { key: Buffer; value: Buffer; memo: unknown }>();
+  private readonly values = new Map<string, Entry>();
   private readonly order = new SortedKeys();
   private bytes = 0;
   private closed = false;
@@ -162,10 +168,7 @@ export class MemoryBackend implements Backend, SyncPointAccess {
   replaceOwned(entry: MemoEntry, value: Buffer, memo: unknown): void {
     this.checkOpen();
     if (!Buffer.isBuffer(value)) throw new TypeError('backend value must be a Buffer');
-    const e = entry as { value: Buffer; memo: unknown };
-    this.bytes += value.length - e.value.length;
-    e.value = value;
-    e.memo = memo;
+    this.replace(entry as Entry, value, memo);
   }
 
   async put(key: Buffer, value: Buffer): Promise<void> {
@@ -253,15 +256,19 @@ export class MemoryBackend implements Backend, SyncPointAccess {
     const k = latin1 ?? key.toString('latin1');
     const entry = this.values.get(k);
     if (entry) {
-      this.bytes += value.length - entry.value.length;
-      entry.value = value;
-      entry.memo = memo;
+      this.replace(entry, value, memo);
       return;
     }
     const keyCopy = Buffer.from(key);
     this.values.set(k, { key: keyCopy, value, memo });
     this.order.insert(keyCopy);
     this.bytes += keyCopy.length + value.length;
+  }
+
+  private replace(entry: Entry, value: Buffer, memo: unknown): void {
+    this.bytes += value.length - entry.value.length;
+    entry.value = value;
+    entry.memo = memo;
   }
 
   private delete(key: Buffer): void {

@@ -508,7 +508,7 @@ export class RocksDbBackend implements Backend {
     let count = 0;
     let failure: unknown;
     try {
-      for (;;) {
+      entries: for (;;) {
         if (this.closing) throw new Error(`fold aborted: RocksDB backend at ${this.dir} is closing`);
         const entry = await new Promise<[Buffer, Buffer] | undefined>((resolve, reject) =>
           it.next((err, key, value) => {
@@ -522,18 +522,12 @@ export class RocksDbBackend implements Backend {
         // The rest of the binding's read-ahead is visited in this same turn: next() would hand
         // it out one process.nextTick and one promise per entry, a quarter of a handoff's fold.
         const ahead = it.cache;
-        if (!Array.isArray(ahead)) continue;
-        let stopped = false;
-        while (ahead.length >= 2) {
+        while (Array.isArray(ahead) && ahead.length >= 2) {
           const key = ahead.pop() as Buffer;
           const value = ahead.pop() as Buffer | undefined;
           count++;
-          if (visit(key, value ?? EMPTY) === false) {
-            stopped = true;
-            break;
-          }
+          if (visit(key, value ?? EMPTY) === false) break entries;
         }
-        if (stopped) break;
       }
     } catch (err) {
       failure = err;

@@ -7,6 +7,8 @@ import { KeyLock } from './key_lock.js';
 import { syncPointAccess, type MemoEntry, type SyncPointAccess } from '../backend/memory.js';
 
 const ZERO = Buffer.from([0]);
+/** absentAfter of a vnode known to hold nothing: every (non-empty) storage key sorts after it */
+const NOTHING_STORED = Buffer.alloc(0);
 
 export interface BKey {
   bucket: Buffer;
@@ -47,14 +49,14 @@ export class Vnode {
   /** updates waiting for the next cycle of a key whose cycle is queued or running, by lock id */
   private readonly waiting = new Map<string, QueuedUpdate[]>();
   /**
-   * True while the vnode is known to hold nothing (after a drop or an empty
-   * isEmpty, with no write since). Every write of the vnode's range goes
-   * through this object, so the handoff manager's periodic isEmpty checks of
-   * partitions it no longer owns cost nothing, instead of a fold over the
-   * tombstones a drop leaves.
+   * Every storage key of the vnode after this one is known absent; the empty
+   * key (NOTHING_STORED) when the vnode is known to hold nothing at all (after
+   * a drop or an empty isEmpty, with no write since). Every write of the
+   * vnode's range goes through this object, so the handoff manager's periodic
+   * isEmpty checks of partitions it no longer owns cost nothing, instead of a
+   * fold over the tombstones a drop leaves; and merges in key order into an
+   * empty vnode (a handoff) move the bound up instead of reading.
    */
-  private knownEmpty = false;
-  /** every key of the vnode after this one is known absent (no write since but merges in key order) */
   private absentAfter: Buffer | undefined;
   /** bumped by every write issued: an emptiness seen by a backend call that overlapped one is not kept */
   private writes = 0;
@@ -215,7 +217,7 @@ export class Vnode {
     }
     return this.lock.runMany(sks.map(KeyLock.id), async () => {
       // the keys are held: nothing else can write them before the batch below is issued
-      const absent = this.knownEmpty || (this.absentAfter !== undefined && Buffer.compare(min, this.absentAfter) > 0);
+      const absent = this.absentAfter !== undefined && Buffer.compare(min, this.absentAfter) > 0;
       const stored = absent ? undefined : await this.backend.getMany(sks);
       const ops: BatchOp[] = new Array<BatchOp>(items.length);
       for (let i = 0; i < items.length; i++) {
@@ -364,22 +366,21 @@ export class Vnode {
   }
 
   async isEmpty(): Promise<boolean> {
-    if (this.knownEmpty) return true;
+    if (this.absentAfter === NOTHING_STORED) return true;
     const seq = this.writes;
     const empty = await this.backend.isEmpty(vnodeRange(this.ringLog2, this.partition));
-    if (empty && seq === this.writes) this.knownEmpty = true;
+    if (empty && seq === this.writes) this.absentAfter = NOTHING_STORED;
     return empty;
   }
 
   async drop(): Promise<void> {
     const seq = this.writes;
     await this.backend.dropRange(vnodeRange(this.ringLog2, this.partition));
-    if (seq === this.writes) this.knownEmpty = true;
+    if (seq === this.writes) this.absentAfter = NOTHING_STORED;
   }
 
   private wrote(): void {
     this.writes++;
-    this.knownEmpty = false;
     this.absentAfter = undefined;
   }
 }

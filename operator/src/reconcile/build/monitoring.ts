@@ -1,5 +1,5 @@
 import type { RkvCluster } from '../../crd/spec.js';
-import { specHash } from '../hash.js';
+import { withSpecHash } from '../hash.js';
 import { MANAGER, names, ownedMeta, refOf, selectorLabels } from '../names.js';
 import type { KubeObject } from '../types.js';
 import { ALERT_RULE_GROUPS, SELECTOR_PLACEHOLDER, type AlertRule } from './alert_rules.generated.js';
@@ -12,10 +12,6 @@ import { ALERT_RULE_GROUPS, SELECTOR_PLACEHOLDER, type AlertRule } from './alert
  */
 export const MONITORING_API = 'monitoring.coreos.com/v1';
 
-function withHash<T extends KubeObject>(o: T): T {
-  return { ...o, metadata: { ...o.metadata, annotations: { ...o.metadata?.annotations, 'rkv.io/spec-hash': specHash(o) } } };
-}
-
 /**
  * Scrapes /metrics of every node through the client Service (so `service` is
  * the cluster's name on every series, `job` is "rkv"), not the headless one
@@ -23,7 +19,7 @@ function withHash<T extends KubeObject>(o: T): T {
  */
 export function buildServiceMonitor(c: RkvCluster): KubeObject {
   const ref = refOf(c);
-  return withHash({
+  return withSpecHash({
     apiVersion: MONITORING_API,
     kind: 'ServiceMonitor',
     metadata: ownedMeta(c, names.serviceMonitor(ref), { component: 'monitoring' }),
@@ -54,7 +50,7 @@ export function buildPrometheusRule(c: RkvCluster): KubeObject {
   const ref = refOf(c);
   const selector = clusterSelector(c);
   const scoped = (r: AlertRule): AlertRule => ({ ...r, expr: r.expr.split(SELECTOR_PLACEHOLDER).join(selector) });
-  return withHash({
+  return withSpecHash({
     apiVersion: MONITORING_API,
     kind: 'PrometheusRule',
     metadata: ownedMeta(c, names.prometheusRule(ref), { component: 'monitoring' }),

@@ -1,22 +1,14 @@
 import type { Service } from 'kubernetes-types/core/v1.js';
 import type { PodDisruptionBudget } from 'kubernetes-types/policy/v1.js';
 import type { RkvCluster } from '../../crd/spec.js';
-import { specHash } from '../hash.js';
+import { withSpecHash } from '../hash.js';
 import { names, ownedMeta, refOf, selectorLabels } from '../names.js';
-
-function stamped<T extends { metadata?: { annotations?: Record<string, string> } }>(o: T, hash: string): T {
-  return { ...o, metadata: { ...o.metadata, annotations: { ...o.metadata?.annotations, 'rkv.io/spec-hash': hash } } };
-}
-
-function withHash<T extends { metadata?: { annotations?: Record<string, string> } }>(o: T): T {
-  return stamped(o, specHash(o));
-}
 
 /** Peer DNS: every pod gets `<pod>.<cluster>-headless`, published before it is ready so joining nodes can be reached. */
 export function buildHeadlessService(c: RkvCluster): Service {
   const ref = refOf(c);
   const p = c.spec.ports;
-  return withHash({
+  return withSpecHash({
     apiVersion: 'v1',
     kind: 'Service',
     metadata: ownedMeta(c, names.headless(ref)),
@@ -37,7 +29,7 @@ export function buildHeadlessService(c: RkvCluster): Service {
 export function buildClientService(c: RkvCluster): Service {
   const ref = refOf(c);
   const p = c.spec.ports;
-  return withHash({
+  return withSpecHash({
     apiVersion: 'v1',
     kind: 'Service',
     metadata: ownedMeta(c, names.client(ref)),
@@ -55,7 +47,7 @@ export function buildClientService(c: RkvCluster): Service {
 /** One node down at a time for voluntary disruptions: with nVal >= 3 a quorum of every key stays up. */
 export function buildPodDisruptionBudget(c: RkvCluster): PodDisruptionBudget {
   const ref = refOf(c);
-  return withHash({
+  return withSpecHash({
     apiVersion: 'policy/v1',
     kind: 'PodDisruptionBudget',
     metadata: ownedMeta(c, names.pdb(ref)),
