@@ -6,12 +6,12 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { callAdmin } from '../../node/src/cli/admin.js';
+import { freePort as freePortOn } from '../support/free_port.js';
 
 export const HOST = '127.0.0.1';
 export const MAIN = fileURLToPath(new URL('../../node/src/cli/main.js', import.meta.url));
@@ -48,14 +48,7 @@ const handedOut = new Set<number>();
 
 export async function freePort(): Promise<number> {
   for (;;) {
-    const port = await new Promise<number>((resolve, reject) => {
-      const srv = net.createServer();
-      srv.once('error', reject);
-      srv.listen(0, HOST, () => {
-        const p = (srv.address() as net.AddressInfo).port;
-        srv.close(() => resolve(p));
-      });
-    });
+    const port = await freePortOn(HOST);
     if (!handedOut.has(port)) {
       handedOut.add(port);
       return port;

@@ -12,7 +12,7 @@
  * while a partition has moved it off the private network.
  */
 import './env.js';
-import net from 'node:net';
+import { freePort as freePortOn } from '../support/free_port.js';
 import { http } from './http.js';
 import { GenericContainer, Network, Wait, getContainerRuntimeClient, type StartedNetwork, type StartedTestContainer } from 'testcontainers';
 
@@ -29,16 +29,7 @@ async function dockerode() {
 }
 
 /** A host port nobody listens on (docker publishes on 0.0.0.0). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '0.0.0.0', () => {
-      const port = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
+export const freePort = (): Promise<number> => freePortOn('0.0.0.0');
 
 /**
  * Polls `probe` until it returns a value other than undefined, or fails after

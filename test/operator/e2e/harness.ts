@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import net from 'node:net';
+import { freePort } from '../../support/free_port.js';
 import { Redis } from 'ioredis';
 import type { Event } from 'kubernetes-types/core/v1.js';
 import { API_VERSION, KIND, type RkvCluster, type RkvClusterSpec } from '../../../operator/src/crd/spec.js';
@@ -14,16 +14,7 @@ import { OPERATOR_MAIN, OPERATOR_NAMESPACE, type StandIn } from '../apiserver/in
 export const NS = 'default';
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
+export { freePort };
 
 export async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000, describeState?: () => Promise<unknown>): Promise<T> {
   const deadline = Date.now() + timeoutMs;

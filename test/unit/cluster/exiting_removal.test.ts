@@ -5,27 +5,15 @@ import os from 'node:os';
 import path from 'node:path';
 import { EXITING_GRACE_ROUNDS, RingManager } from '../../../node/src/cluster/ring_manager.js';
 import { freshRing, type Member, type Ring } from '../../../node/src/ring/ring.js';
-import net from 'node:net';
+import { freePort } from '../../support/free_port.js';
 import { silent, startNode } from './transport_helpers.js';
-
-/** A loopback port nobody listens on (bound, then released). */
-function deadPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 describe('claimant and exiting members', () => {
   it('drops an exiting member whose `exited` never arrived, after the grace rounds, and nothing else', { timeout: 10_000 }, async () => {
     const node = await startNode('a@127.0.0.1');
     const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'rkv-exiting-'));
     // nobody listens there: the leaver is gone and its message with it
-    const dead = `127.0.0.1:${await deadPort()}`;
+    const dead = `127.0.0.1:${await freePort()}`;
     const a: Member = { name: 'a@127.0.0.1', status: 'valid', clusterAddress: node.ref.address, httpAddress: '127.0.0.1:1' };
     const b: Member = { name: 'b@127.0.0.1', status: 'exiting', clusterAddress: dead, httpAddress: '127.0.0.1:1' };
     const c: Member = { name: 'c@127.0.0.1', status: 'leaving', clusterAddress: dead, httpAddress: '127.0.0.1:1' };
