@@ -31,6 +31,7 @@ export class RespServer {
   private readonly runner: CommandRunner;
   private server: net.Server | null = null;
   private readonly conns = new Set<Connection>();
+  private readonly flushes = new FlushBatch();
   private nextId = 1;
 
   constructor(private readonly opts: RespServerOptions) {
@@ -83,7 +84,7 @@ export class RespServer {
       socket.destroy();
       return;
     }
-    const conn = new Connection(socket, newConnState(this.nextId++, this.opts), this.runner, this.env);
+    const conn = new Connection(socket, newConnState(this.nextId++, this.opts), this.runner, this.env, this.flushes);
     this.conns.add(conn);
     this.env.stats.connectedClients++;
     this.env.stats.connectionsReceived++;
@@ -96,6 +97,26 @@ export class RespServer {
   }
 }
 
+/**
+ * Replies are written once per turn of the event loop, after every socket that
+ * was readable in it has been served, as redis writes its replies before it
+ * sleeps: a client then finds many replies at each wake-up instead of being
+ * woken once per reply, which on loopback costs more than the reply itself
+ * (measured on a plain Node RESP loop: +5-15% unpipelined, +65% at -P 16).
+ */
+class FlushBatch {
+  private due: Connection[] = [];
+  private readonly run = (): void => {
+    const due = this.due;
+    this.due = [];
+    for (const c of due) c.flushNow();
+  };
+
+  add(conn: Connection): void {
+    if (this.due.push(conn) === 1) setImmediate(this.run);
+  }
+}
+
 class Connection {
   readonly closed: Promise<void>;
   private readonly parser: RespParser;
@@ -105,13 +126,14 @@ class Connection {
   private ended = false;
   private waitingDrain = false;
   private reading = true;
-  private flushScheduled = false;
+  private flushDue = false;
 
   constructor(
     private readonly socket: net.Socket,
     private readonly state: ConnState,
     private readonly runner: CommandRunner,
     env: Env,
+    private readonly flushes: FlushBatch,
   ) {
     this.log = env.logger.child({ client: state.id, remote: `${socket.remoteAddress}:${socket.remotePort}` });
     this.queue = new ReplyQueue(socket);
@@ -181,9 +203,7 @@ class Connection {
     let slot: ReplySlot | null = null;
     const now = this.runner.dispatch(this.state, args, (reply) => {
       this.queue.fill(slot!, encode(reply, proto));
-      // The last outstanding reply goes out at once; earlier ones wait for their batch.
-      if (this.queue.pending === 0) this.flush();
-      else this.scheduleFlush();
+      this.flush();
     });
     // Captured after the synchronous part ran: HELLO 3 answers in RESP3 already.
     const proto = this.state.proto;
@@ -196,17 +216,15 @@ class Connection {
     }
   }
 
-  private scheduleFlush(): void {
-    if (this.flushScheduled) return;
-    this.flushScheduled = true;
-    // Replies completing in the same turn of the event loop go out in one write.
-    setImmediate(() => {
-      this.flushScheduled = false;
-      this.flush();
-    });
+  /** Writes what is ready at the end of this turn (see FlushBatch). */
+  private flush(): void {
+    if (this.flushDue) return;
+    this.flushDue = true;
+    this.flushes.add(this);
   }
 
-  private flush(): void {
+  flushNow(): void {
+    this.flushDue = false;
     if (this.socket.destroyed || this.ended) return;
     if (!this.queue.flush()) this.waitingDrain = true;
     if (this.closeWhenDone && this.queue.idle) {
