@@ -68,6 +68,19 @@ export interface Backend {
    * backend's in-memory maps use, so the caller builds no Buffer.
    */
   peekCached?(key: string): CachedEntry | null | undefined;
+  /**
+   * For a writer's read-modify-write in one turn: like peekCached, but a write
+   * issued and not yet durable counts, as its value (later reads and writes
+   * of the key are ordered after it, so building on it is what a read after
+   * its completion would do). undefined when only an asynchronous read can tell.
+   */
+  peekLatest?(key: string): CachedEntry | null | undefined;
+  /**
+   * put() of a key given as its latin1 string (see peekCached), with the value
+   * handed over (never modified again, so not copied) and the caller's memo of
+   * it, kept for peekLatest and peekCached. Goes with peekLatest.
+   */
+  putLatest?(key: string, value: Buffer, memo: unknown): Promise<void>;
   /** Background compaction work (RocksDB); absent for backends that have none. */
   compactionStats?(): CompactionStats;
   close(): Promise<void>;

@@ -18,7 +18,7 @@ interface RawDb {
   open(opts: Record<string, unknown>, cb: Callback): void;
   close(cb: Callback): void;
   getMany(keys: Buffer[], opts: Record<string, unknown>, cb: (err: Error | null | undefined, values?: (Buffer | undefined)[]) => void): void;
-  batch(ops: BatchOp[], opts: Record<string, unknown>, cb: Callback): void;
+  batch(ops: readonly (BatchOp | GroupOp)[], opts: Record<string, unknown>, cb: Callback): void;
   clear(opts: { gte: Buffer; lt: Buffer }, cb: Callback): void;
   compactRange(start: Buffer, end: Buffer, cb: Callback): void;
   iterator(opts: Record<string, unknown>): RawIterator;
@@ -75,7 +75,7 @@ export class RowCache {
     return this.rows.get(k);
   }
 
-  set(k: string, value: Buffer | undefined): void {
+  set(k: string, value: Buffer | undefined, memo: unknown = undefined): void {
     if (this.limit === 0) return;
     const cost = k.length + (value?.length ?? 0) + ROW_OVERHEAD;
     const row = this.rows.get(k);
@@ -88,9 +88,9 @@ export class RowCache {
       this.bytes += cost - row.cost;
       row.value = value ?? null;
       row.cost = cost;
-      row.memo = undefined;
+      row.memo = memo;
     } else {
-      this.rows.set(k, { value: value ?? null, cost, memo: undefined });
+      this.rows.set(k, { value: value ?? null, cost, memo });
       this.order.push(k);
       this.bytes += cost;
     }
@@ -136,8 +136,18 @@ export class RowCache {
  * dropRange. Groups run one at a time, because two writes in flight on the
  * libuv pool could land in either order.
  */
-/** cold: a bulk write's op, whose buffers the row cache must not keep (they may pin a whole frame) */
-type GroupOp = BatchOp & { cold?: boolean };
+/**
+ * An op of a group, rewritten in place by a later write of its key while the
+ * group waits (the batch is atomic, so only the last write of a key in it
+ * counts). cold: a bulk write's op, whose buffers the row cache must not keep
+ * (they may pin a whole frame).
+ */
+interface GroupOp {
+  type: 'put' | 'del';
+  key: Buffer;
+  value?: Buffer;
+  cold?: boolean;
+}
 
 interface WriteGroup {
   ops: GroupOp[];
@@ -151,6 +161,10 @@ interface PendingWrite {
   key: Buffer;
   value: Buffer | undefined;
   done: Promise<void>;
+  /** the write itself; none for a key covered by a pending dropRange */
+  op?: GroupOp;
+  /** see CachedEntry: kept by the row the write leaves */
+  memo: unknown;
 }
 
 function newGroup(range?: KeyRange): WriteGroup {
@@ -294,7 +308,7 @@ export class RocksDbBackend implements Backend {
     this.writeSeq++;
     this.rows.deleteRange(range);
     for (const [k, w] of this.pending) {
-      if (inRange(w.key, range)) this.pending.set(k, { key: w.key, value: undefined, done: group.done });
+      if (inRange(w.key, range)) this.pending.set(k, { key: w.key, value: undefined, done: group.done, memo: undefined });
     }
     this.schedule();
     return group.done.then(() => this.compactLater(group.range!));
@@ -336,6 +350,23 @@ export class RocksDbBackend implements Backend {
     const row = this.rows.row(k);
     if (row === undefined) return undefined;
     return row.value === null ? null : (row as CachedEntry);
+  }
+
+  peekLatest(k: string): CachedEntry | null | undefined {
+    if (this.closing || k.length === 0 || this.drops.length > 0) return undefined;
+    const w = this.pending.get(k);
+    if (w !== undefined) return w.value === undefined ? null : (w as CachedEntry);
+    const row = this.rows.row(k);
+    if (row === undefined) return undefined;
+    return row.value === null ? null : (row as CachedEntry);
+  }
+
+  putLatest(k: string, value: Buffer, memo: unknown): Promise<void> {
+    if (this.closing) return Promise.reject(this.closedError());
+    const key = Buffer.from(k, 'latin1');
+    const bad = invalid(key, { type: 'put', key, value });
+    if (bad) return Promise.reject(bad);
+    return this.enqueue({ type: 'put', key, value }, memo);
   }
 
   compactionStats(): CompactionStats {
@@ -435,19 +466,36 @@ export class RocksDbBackend implements Backend {
       if (bad) return Promise.reject(bad);
     }
     if (ops.length === 0) return Promise.resolve();
+    let done!: Promise<void>;
+    for (const op of ops) {
+      // Copies, because the batch is written later and callers may reuse their buffers (a bulk caller does not).
+      const key = bulk ? op.key : Buffer.from(op.key);
+      const value = op.type === 'put' ? (bulk ? op.value : Buffer.from(op.value)) : undefined;
+      done = this.enqueue(value ? { type: 'put', key, value, cold: bulk } : { type: 'del', key }, undefined);
+    }
+    return done;
+  }
+
+  /** Adds a checked op whose buffers are ours to the open write group; resolves when the group is durable. */
+  private enqueue(op: GroupOp, memo: unknown): Promise<void> {
     this.writeSeq++;
     let group = this.queue.at(-1);
     if (!group || group.range) {
       group = newGroup();
       this.queue.push(group);
     }
-    for (const op of ops) {
-      // Copies, because the batch is written later and callers may reuse their buffers (a bulk caller does not).
-      const key = bulk ? op.key : Buffer.from(op.key);
-      const value = op.type === 'put' ? (bulk ? op.value : Buffer.from(op.value)) : undefined;
-      group.ops.push(value ? { type: 'put', key, value, cold: bulk } : { type: 'del', key });
-      this.pending.set(key.toString('latin1'), { key, value, done: group.done });
+    const k = op.key.toString('latin1');
+    const prev = this.pending.get(k);
+    if (prev?.done === group.done && prev.op !== undefined) {
+      // the key is written in this waiting group already: a hot key costs one op per batch, not one per write
+      prev.op.type = op.type;
+      prev.op.value = op.value;
+      prev.op.cold = op.cold;
+      op = prev.op;
+    } else {
+      group.ops.push(op);
     }
+    this.pending.set(k, { key: op.key, value: op.type === 'put' ? op.value : undefined, done: group.done, op, memo });
     this.schedule();
     return group.done;
   }
@@ -485,11 +533,16 @@ export class RocksDbBackend implements Backend {
     }
     for (const op of group.ops) {
       const k = op.key.toString('latin1');
-      // Only the newest write of a key fills its row: a later write or drop still pending fixes the row when it lands.
-      const newest = this.pending.get(k)?.done === group.done;
-      if (newest) this.pending.delete(k);
-      if (ok && newest && !this.closing && !op.cold) this.rows.set(k, op.type === 'put' ? op.value : undefined);
-      else this.rows.delete(k);
+      const w = this.pending.get(k);
+      if (w?.op === op) {
+        // the newest write of its key: the row becomes what it wrote (with its memo), or unknown if it failed
+        this.pending.delete(k);
+        if (ok && !this.closing && !op.cold) this.rows.set(k, op.value, w.memo);
+        else this.rows.delete(k);
+      } else if (w?.done !== group.done) {
+        // a later group writes the key again and fixes the row when it lands
+        this.rows.delete(k);
+      }
     }
   }
 

@@ -1,6 +1,6 @@
 import type { Content, RkvObject } from '../object/object.js';
 import type { VClock } from '../object/vclock.js';
-import type { BKey } from '../vnode/vnode.js';
+import type { BKey, WrittenNow } from '../vnode/vnode.js';
 import type { Target } from './preflist.js';
 
 /**
@@ -25,6 +25,8 @@ export interface VnodeRouter {
 export interface ImmediateReplica {
   /** the stored object, null when there is none, undefined when that cannot be told in this turn */
   readNow(b: BKey): RkvObject | null | undefined;
-  coordinatePutNow(b: BKey, content: Content, context: VClock | undefined, lww: boolean): RkvObject;
-  mergePutNow(b: BKey, obj: RkvObject, lww: boolean): RkvObject;
+  /** whether the write methods below can run for this key in this turn */
+  writeReady(b: BKey): boolean;
+  coordinatePutNow(b: BKey, content: Content, context: VClock | undefined, lww: boolean): WrittenNow;
+  mergePutNow(b: BKey, obj: RkvObject, lww: boolean): WrittenNow;
 }

@@ -141,9 +141,10 @@ export class KvService implements KvApi {
    * put() done in the caller's turn, when every replica is a primary that
    * writes at once (see getNow) and the bucket resolves siblings by last write
    * (so no replica can refuse the write); undefined, with nothing written,
-   * when the put coordinator must run.
+   * when the put coordinator must run. On RocksDB the writes are issued in
+   * this turn and the result is a promise of their durability.
    */
-  putNow(bucket: Buffer, key: Buffer, content: NewContent, context: VClock | undefined, opts: PutOptions = {}, startedAt?: number): PutResult | undefined {
+  putNow(bucket: Buffer, key: Buffer, content: NewContent, context: VClock | undefined, opts: PutOptions = {}, startedAt?: number): PutResult | Promise<PutResult> | undefined {
     const immediate = this.d.router.immediate;
     if (immediate === undefined) return undefined;
     const start = startedAt ?? performance.now();
@@ -158,19 +159,27 @@ export class KvService implements KvApi {
     const targets = this.targets(bkey, n);
     if (targets.length < n) return undefined;
     // every replica must be able to write now before the first one does
-    const first = targets[0]!.primary ? immediate(targets[0]!, true) : undefined;
-    if (first === undefined) return undefined;
-    let rest: ImmediateReplica[] | undefined;
-    for (let i = 1; i < targets.length; i++) {
+    const replicas: ImmediateReplica[] = new Array<ImmediateReplica>(targets.length);
+    for (let i = 0; i < targets.length; i++) {
       const t = targets[i]!;
       const replica = t.primary ? immediate(t, true) : undefined;
-      if (replica === undefined) return undefined;
-      (rest ??= []).push(replica);
+      if (replica === undefined || !replica.writeReady(bkey)) return undefined;
+      replicas[i] = replica;
     }
-    const obj = first.coordinatePutNow(bkey, this.fullContent(content), opts.overwrite ? undefined : (context ?? {}), lww);
-    if (rest !== undefined) for (const replica of rest) replica.mergePutNow(bkey, obj, lww);
-    this.observe('put', 'ok', start);
-    return { object: obj, context: obj.clock };
+    const first = replicas[0]!.coordinatePutNow(bkey, this.fullContent(content), opts.overwrite ? undefined : (context ?? {}), lww);
+    const obj = first.obj;
+    let durable = first.durable;
+    for (let i = 1; i < replicas.length; i++) {
+      const d = replicas[i]!.mergePutNow(bkey, obj, lww).durable;
+      // writes issued in one turn share one RocksDB batch, hence (nearly always) one promise
+      if (d !== durable) durable = durable === undefined ? d : Promise.all([durable, d]).then(() => undefined);
+    }
+    const result: PutResult = { object: obj, context: obj.clock };
+    if (durable === undefined) {
+      this.observe('put', 'ok', start);
+      return result;
+    }
+    return this.timed('put', durable.then(() => result), start);
   }
 
   /** Coordinator latency by quorum outcome: ok, notfound, unavailable, timeout, error. */
@@ -204,7 +213,11 @@ export class KvService implements KvApi {
   }
 
   private fullContent(content: NewContent): Content {
-    const full: Content = { value: content.value, contentType: content.contentType, lastModified: this.d.now(), deleted: false };
+    // The object is kept decoded next to its stored bytes (vnode memo, row cache): a value that is a
+    // view of a larger buffer (a socket read) would keep all of it alive, so it gets its own copy.
+    const v = content.value;
+    const value = v.byteLength === v.buffer.byteLength ? v : Buffer.from(v);
+    const full: Content = { value, contentType: content.contentType, lastModified: this.d.now(), deleted: false };
     if (content.expiresAt !== undefined) full.expiresAt = content.expiresAt;
     return full;
   }

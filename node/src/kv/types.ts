@@ -50,8 +50,12 @@ export interface KvApi {
    * `startedAt`: the caller's performance.now() for this request, so the coordinator timing reads no clock of its own.
    */
   getNow?(bucket: Buffer, key: Buffer, opts?: GetOptions, startedAt?: number): GetResult | undefined;
-  /** put() in the caller's turn when every replica can write at once; undefined (nothing written): call put(). */
-  putNow?(bucket: Buffer, key: Buffer, content: NewContent, context: VClock | undefined, opts?: PutOptions, startedAt?: number): PutResult | undefined;
+  /**
+   * put() started in the caller's turn when every replica can write at once:
+   * the result, or on a backend that writes asynchronously the promise of it;
+   * undefined (nothing written): call put().
+   */
+  putNow?(bucket: Buffer, key: Buffer, content: NewContent, context: VClock | undefined, opts?: PutOptions, startedAt?: number): PutResult | Promise<PutResult> | undefined;
   /** Writes a tombstone; resolves false when there was nothing live to delete. */
   delete(bucket: Buffer, key: Buffer, context: VClock | undefined, opts?: PutOptions): Promise<boolean>;
   bucketProps(bucket: Buffer): BucketProps;

@@ -22,6 +22,12 @@ export interface BKey {
   tail?: { bucket: Buffer; key: Buffer; hash32: number; tail: string };
 }
 
+/** A write done in the caller's turn: the stored object, and when it is not durable yet, the promise that it will be. */
+export interface WrittenNow {
+  obj: RkvObject;
+  durable: Promise<void> | undefined;
+}
+
 /** One read-modify-write step: the object to store, given the stored one. */
 type Update = (local: RkvObject | undefined) => RkvObject;
 
@@ -96,12 +102,13 @@ export class Vnode {
   }
 
   /**
-   * True when a read or write of this vnode runs to completion synchronously
-   * right now: an in-process backend and no update queued or running. The
-   * *Now methods below may only be called while it holds (same turn).
+   * True when a write of this vnode may be tried in one synchronous step
+   * (writeReady, then a *Now method in the same turn): no update queued or
+   * running, and a backend that is in-process or can build on its latest
+   * issued writes (RocksDB's row cache and write overlay).
    */
   get immediate(): boolean {
-    return this.sync !== undefined && this.waiting.size === 0 && this.lock.size === 0;
+    return (this.sync !== undefined || this.backend.peekLatest !== undefined) && this.waiting.size === 0 && this.lock.size === 0;
   }
 
   /**
@@ -123,30 +130,47 @@ export class Vnode {
     return entry ? decodedMemo(entry) : entry;
   }
 
-  /** coordinatePut() in one synchronous step; only while `immediate`. */
-  coordinatePutNow(b: BKey, content: Content, context: VClock | undefined, lww: boolean): RkvObject {
+  /** While `immediate`: whether a *Now write of the key can run in this turn (its current object is known here). */
+  writeReady(b: BKey): boolean {
+    return this.sync !== undefined || this.backend.peekLatest!(this.keyString(b)) !== undefined;
+  }
+
+  /** coordinatePut() in one synchronous step; only after writeReady in the same turn. */
+  coordinatePutNow(b: BKey, content: Content, context: VClock | undefined, lww: boolean): WrittenNow {
     return this.updateNow(b, (local) => {
       const obj = applyWrite(local, context ?? local?.clock ?? {}, content, this.actor);
       return lww ? resolveLastWriteWins(obj) : obj;
     });
   }
 
-  /** mergePut() in one synchronous step; only while `immediate`. */
-  mergePutNow(b: BKey, incoming: RkvObject, lww: boolean): RkvObject {
+  /** mergePut() in one synchronous step; only after writeReady in the same turn. */
+  mergePutNow(b: BKey, incoming: RkvObject, lww: boolean): WrittenNow {
     return this.updateNow(b, (local) => {
       const obj = local ? mergeObjects(local, incoming) : incoming;
       return lww ? resolveLastWriteWins(obj) : obj;
     });
   }
 
-  private updateNow(b: BKey, update: Update): RkvObject {
+  /**
+   * The read-modify-write done in this turn. On RocksDB the write is issued
+   * (later reads and writes of the key are ordered after it) and its
+   * durability is reported apart; on the memory backend it is done.
+   */
+  private updateNow(b: BKey, update: Update): WrittenNow {
     const k = this.keyString(b);
-    const entry = this.sync!.peek(k);
+    if (this.sync === undefined) {
+      const entry = this.backend.peekLatest!(k);
+      if (entry === undefined) throw new Error(`vnode ${this.partition}: write of a key not known in this turn (writeReady not checked)`);
+      const obj = update(entry ? decodedMemo(entry) : undefined);
+      this.wrote();
+      return { obj, durable: this.backend.putLatest!(k, encodeObject(obj), obj) };
+    }
+    const entry = this.sync.peek(k);
     const obj = update(entry ? decodedMemo(entry) : undefined);
     this.wrote();
-    if (entry) this.sync!.replaceOwned(entry, encodeObject(obj), obj);
-    else this.sync!.putOwned(k, encodeObject(obj), obj);
-    return obj;
+    if (entry) this.sync.replaceOwned(entry, encodeObject(obj), obj);
+    else this.sync.putOwned(k, encodeObject(obj), obj);
+    return { obj, durable: undefined };
   }
 
   /**
@@ -258,7 +282,12 @@ export class Vnode {
       id = idle ? '' : KeyLock.id(sk);
       const queue = idle ? undefined : this.waiting.get(id);
       if (queue !== undefined) return new Promise((resolve, reject) => queue.push({ update, resolve, reject }));
-      if (this.sync !== undefined && (idle || !this.lock.held(id))) return Promise.resolve(this.updateNow(b, update));
+      if (this.sync !== undefined && (idle || !this.lock.held(id))) return Promise.resolve(this.updateNow(b, update).obj);
+      // RocksDB with the key's latest state at hand: no read, no lock; the backend orders what follows after this write
+      if (idle && this.backend.peekLatest?.(this.keyString(b)) !== undefined) {
+        const w = this.updateNow(b, update);
+        return w.durable!.then(() => w.obj);
+      }
       if (idle) id = KeyLock.id(sk);
     } catch (err) {
       return Promise.reject(toError(err));

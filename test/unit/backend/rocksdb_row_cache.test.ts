@@ -78,6 +78,34 @@ describe('RocksDB row cache', () => {
     });
   });
 
+  it('peekLatest builds on writes issued and not yet durable; putLatest keeps the memo with the row', async () => {
+    await withDb({}, async (db) => {
+      assert.equal(db.peekLatest('q1'), undefined, 'never read: unknown');
+      assert.equal(await db.get(k('q1')), undefined);
+      assert.equal(db.peekLatest('q1'), null);
+      const first = db.putLatest('q1', k('one'), 'memo one');
+      // issued, not durable: a writer builds on it, a reader still waits for it
+      assert.equal(db.peekLatest('q1')?.value.toString(), 'one');
+      assert.equal(db.peekLatest('q1')?.memo, 'memo one');
+      assert.equal(db.peekCached('q1'), undefined);
+      // more writes of the key in the same turn share the waiting batch; the last one counts
+      const more = Array.from({ length: 50 }, (_, i) => db.putLatest('q1', k(`v${i}`), `memo ${i}`));
+      assert.equal(db.peekLatest('q1')?.value.toString(), 'v49');
+      await Promise.all([first, ...more]);
+      assert.equal((await db.get(k('q1')))?.toString(), 'v49');
+      const row = db.peekCached('q1');
+      assert.equal(row?.value.toString(), 'v49', 'the row of a key written many times in one batch stays cached');
+      assert.equal(row?.memo, 'memo 49');
+      // a write racing a drop: nothing to build on until the drop lands
+      const d = db.dropRange({ gte: k('q'), lt: k('r') });
+      assert.equal(db.peekLatest('q1'), undefined);
+      await d;
+      assert.equal(await db.get(k('q1')), undefined);
+      await db.close();
+      await assert.rejects(db.putLatest('q1', k('late'), undefined), /closed/);
+    });
+  });
+
   it('a read issued before a write never caches the older value over it', async () => {
     await withDb({}, async (db) => {
       await db.put(k('k'), k('old'));

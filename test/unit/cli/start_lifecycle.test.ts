@@ -2,11 +2,12 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { createServer, type AddressInfo } from 'node:net';
 import { Redis } from 'ioredis';
+import { freePort } from '../../support/free_port.js';
 
 /**
  * `rkv start` as a user runs it: a real process, a RocksDB data dir, clean
@@ -19,13 +20,6 @@ function cleanEnv(): NodeJS.ProcessEnv {
   return Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('RKV_')));
 }
 
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const { port } = srv.address() as AddressInfo;
-  await new Promise<void>((r) => srv.close(() => r()));
-  return port;
-}
 
 async function ports(): Promise<string[]> {
   return ['--resp-port', String(await freePort()), '--http-port', String(await freePort()), '--cluster-port', String(await freePort())];
@@ -77,6 +71,36 @@ describe('rkv start lifecycle', () => {
     assert.equal(await r2.get('foo'), '42');
     r2.disconnect();
     node.child.kill('SIGINT');
+    assert.equal(await node.exited, 0);
+  });
+
+  it('keeps every acknowledged SET when killed with SIGKILL right after the replies', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'rkv-start-'));
+    const args = [...(await ports()), '--data-dir', dataDir, '--ring-size', '16', '--n-val', '3'];
+    const httpPort = args[3]!;
+    const respPort = Number(args[1]);
+    let node = startNode(args);
+    await waitReady(httpPort);
+    const r1 = new Redis({ port: respPort, host: '127.0.0.1', lazyConnect: true });
+    await r1.connect();
+    // distinct keys, and one hot key rewritten many times while its earlier writes are still in flight
+    const p = r1.pipeline();
+    for (let i = 0; i < 300; i++) p.set(`key:${i}`, `value ${i}`).set('hot', `hot ${i}`);
+    const replies = (await p.exec())!;
+    assert.ok(replies.every(([err, r]) => err === null && r === 'OK'));
+    node.child.kill('SIGKILL');
+    await node.exited;
+    r1.disconnect();
+
+    node = startNode(args);
+    await waitReady(httpPort);
+    const r2 = new Redis({ port: respPort, host: '127.0.0.1', lazyConnect: true });
+    await r2.connect();
+    const values = await r2.mget(...Array.from({ length: 300 }, (_, i) => `key:${i}`));
+    assert.deepEqual(values, Array.from({ length: 300 }, (_, i) => `value ${i}`));
+    assert.equal(await r2.get('hot'), 'hot 299');
+    r2.disconnect();
+    node.child.kill('SIGTERM');
     assert.equal(await node.exited, 0);
   });
 

@@ -83,8 +83,9 @@ function set(env: Env, args: Buffer[]): Reply | Promise<Reply> {
   const content = opts.expiresAt === undefined ? { value: args[2]!, contentType: CONTENT_TYPE } : { value: args[2]!, contentType: CONTENT_TYPE, expiresAt: opts.expiresAt };
   if (!opts.nx && !opts.xx) {
     // a reply in this turn when the replicas allow it: no promise, no coordinator
-    if (env.kv.putNow?.(BUCKET, key, content, undefined, WRITE, env.requestStart) !== undefined) return R.ok;
-    return env.kv.put(BUCKET, key, content, undefined, WRITE).then(ok);
+    const now = env.kv.putNow?.(BUCKET, key, content, undefined, WRITE, env.requestStart);
+    if (now === undefined) return env.kv.put(BUCKET, key, content, undefined, WRITE).then(ok);
+    return now instanceof Promise ? now.then(ok) : R.ok;
   }
   // NX/XX read then write: atomic per connection (key ordering) but not across clients or nodes.
   return readValue(env, key).then((v) => {
