@@ -147,6 +147,8 @@ interface GroupOp {
   key: Buffer;
   value?: Buffer;
   cold?: boolean;
+  /** the key as its latin1 string: made (and hashed) once for the overlay and the row cache */
+  k: string;
 }
 
 interface WriteGroup {
@@ -366,7 +368,7 @@ export class RocksDbBackend implements Backend {
     const key = Buffer.from(k, 'latin1');
     const bad = invalid(key, { type: 'put', key, value });
     if (bad) return Promise.reject(bad);
-    return this.enqueue({ type: 'put', key, value }, memo);
+    return this.enqueue({ type: 'put', key, value, k }, memo);
   }
 
   compactionStats(): CompactionStats {
@@ -471,7 +473,8 @@ export class RocksDbBackend implements Backend {
       // Copies, because the batch is written later and callers may reuse their buffers (a bulk caller does not).
       const key = bulk ? op.key : Buffer.from(op.key);
       const value = op.type === 'put' ? (bulk ? op.value : Buffer.from(op.value)) : undefined;
-      done = this.enqueue(value ? { type: 'put', key, value, cold: bulk } : { type: 'del', key }, undefined);
+      const k = key.toString('latin1');
+      done = this.enqueue(value ? { type: 'put', key, value, cold: bulk, k } : { type: 'del', key, k }, undefined);
     }
     return done;
   }
@@ -484,7 +487,7 @@ export class RocksDbBackend implements Backend {
       group = newGroup();
       this.queue.push(group);
     }
-    const k = op.key.toString('latin1');
+    const k = op.k;
     const prev = this.pending.get(k);
     if (prev?.done === group.done && prev.op !== undefined) {
       // the key is written in this waiting group already: a hot key costs one op per batch, not one per write
@@ -532,7 +535,7 @@ export class RocksDbBackend implements Backend {
       return;
     }
     for (const op of group.ops) {
-      const k = op.key.toString('latin1');
+      const k = op.k;
       const w = this.pending.get(k);
       if (w?.op === op) {
         // the newest write of its key: the row becomes what it wrote (with its memo), or unknown if it failed

@@ -88,6 +88,9 @@ function newSibling(content: Content, dot: Dot): Sibling {
 export function mergeObjects(a: RkvObject, b: RkvObject): RkvObject {
   // replicas in sync (the usual read): equal clocks and the same dots merge to either one
   if (a === b || sameVersion(a, b)) return a;
+  // a replica write: the incoming object is the stored one's successor, and is the merge as it is
+  if (b.siblings.length === 1 && succeeds(b, a)) return b;
+  if (a.siblings.length === 1 && succeeds(a, b)) return a;
   const out: Sibling[] = [];
   for (const s of a.siblings) {
     if (!covered(s.dot, b.clock) || b.siblings.some((t) => sameDot(t.dot, s.dot))) out.push(s);
@@ -96,6 +99,17 @@ export function mergeObjects(a: RkvObject, b: RkvObject): RkvObject {
     if (!covered(s.dot, a.clock) && !out.some((t) => sameDot(t.dot, s.dot))) out.push(s);
   }
   return { clock: mergeClocks(a.clock, b.clock), siblings: sortSiblings(out) };
+}
+
+/**
+ * Whether merging `a` into the one-sibling object `b` gives `b`: b's clock has
+ * seen all of a's (so it covers every sibling of a, and only b's can survive),
+ * and b's sibling is one a has not superseded.
+ */
+function succeeds(b: RkvObject, a: RkvObject): boolean {
+  const t = b.siblings[0]!;
+  if (covered(t.dot, a.clock) && !a.siblings.some((s) => sameDot(s.dot, t.dot))) return false;
+  return descends(b.clock, a.clock);
 }
 
 function sameVersion(a: RkvObject, b: RkvObject): boolean {

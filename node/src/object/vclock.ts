@@ -10,7 +10,7 @@ export function emptyClock(): VClock {
 
 /** a has seen everything b has seen */
 export function descends(a: VClock, b: VClock): boolean {
-  for (const actor of Object.keys(b)) {
+  for (const actor in b) {
     if ((a[actor] ?? 0) < (b[actor] ?? 0)) return false;
   }
   return true;

@@ -19,7 +19,17 @@ export interface BKey {
    * first needs it; valid only for the very bucket, key and hash it names
    * (a copy of the object with another key carries a stale one)
    */
-  tail?: { bucket: Buffer; key: Buffer; hash32: number; tail: string };
+  tail?: KeyStrings;
+}
+
+/** A key's storage key strings, shared by its replicas: the tail, and each vnode's whole key by vnode prefix. */
+interface KeyStrings {
+  bucket: Buffer;
+  key: Buffer;
+  hash32: number;
+  tail: string;
+  prefixes: string[];
+  keys: string[];
 }
 
 /** A write done in the caller's turn: the stored object, and when it is not durable yet, the promise that it will be. */
@@ -78,13 +88,22 @@ export class Vnode {
     this.prefix = vnodePrefixString(ringLog2, partition);
   }
 
-  /** The storage key as the latin1 string in-memory maps are keyed by (see storageKeyTail). */
+  /**
+   * The storage key as the latin1 string in-memory maps are keyed by (see
+   * storageKeyTail). One string per replica and request, kept on the BKey:
+   * a map lookup hashes a string once, so every later lookup with it is cheap.
+   */
   private keyString(b: BKey): string {
     let t = b.tail;
     if (t === undefined || t.key !== b.key || t.bucket !== b.bucket || t.hash32 !== b.hash32) {
-      t = b.tail = { bucket: b.bucket, key: b.key, hash32: b.hash32, tail: storageKeyTail(b.hash32, b.bucket, b.key) };
+      t = b.tail = { bucket: b.bucket, key: b.key, hash32: b.hash32, tail: storageKeyTail(b.hash32, b.bucket, b.key), prefixes: [], keys: [] };
     }
-    return this.prefix + t.tail;
+    const i = t.prefixes.indexOf(this.prefix);
+    if (i >= 0) return t.keys[i]!;
+    const k = this.prefix + t.tail;
+    t.prefixes.push(this.prefix);
+    t.keys.push(k);
+    return k;
   }
 
   private storageKey(b: BKey): Buffer {
@@ -163,13 +182,13 @@ export class Vnode {
       if (entry === undefined) throw new Error(`vnode ${this.partition}: write of a key not known in this turn (writeReady not checked)`);
       const obj = update(entry ? decodedMemo(entry) : undefined);
       this.wrote();
-      return { obj, durable: this.backend.putLatest!(k, encodeObject(obj), obj) };
+      return { obj, durable: this.backend.putLatest!(k, encodedOnce(obj), obj) };
     }
     const entry = this.sync.peek(k);
     const obj = update(entry ? decodedMemo(entry) : undefined);
     this.wrote();
-    if (entry) this.sync.replaceOwned(entry, encodeObject(obj), obj);
-    else this.sync.putOwned(k, encodeObject(obj), obj);
+    if (entry) this.sync.replaceOwned(entry, encodedOnce(obj), obj);
+    else this.sync.putOwned(k, encodedOnce(obj), obj);
     return { obj, durable: undefined };
   }
 
@@ -412,6 +431,21 @@ export class Vnode {
     this.writes++;
     this.absentAfter = undefined;
   }
+}
+
+/**
+ * The replicas of one write usually store the very same object (a merge with
+ * an older replica returns the incoming one), so the last encoding is reused:
+ * one encoding per write instead of one per replica. Stored values are never
+ * modified, so they can share it.
+ */
+let lastEncoded: { obj: RkvObject; raw: Buffer } | undefined;
+
+function encodedOnce(obj: RkvObject): Buffer {
+  if (lastEncoded?.obj === obj) return lastEncoded.raw;
+  const raw = encodeObject(obj);
+  lastEncoded = { obj, raw };
+  return raw;
 }
 
 /** The decoded object of a stored value, decoded once per stored value. */
