@@ -100,6 +100,9 @@ export interface MemoEntry {
   memo: unknown;
 }
 
+/** Encodes a memo into the bytes it stands for. */
+export type MemoEncoder = (memo: unknown) => Buffer;
+
 /**
  * Point access without promises, for a backend whose data lives in this
  * process: the vnode runs a whole read-modify-write in one synchronous step
@@ -109,16 +112,38 @@ export interface MemoEntry {
 export interface SyncPointAccess {
   /** The entry of a key (its bytes as a latin1 string), or undefined; its value must not be modified. */
   peek(key: string): MemoEntry | undefined;
-  /** Stores `value` without copying it (the caller hands it over and never modifies it), with its memo. */
-  putOwned(key: string, value: Buffer, memo: unknown): void;
-  /** putOwned for a key whose entry peek() returned in this same turn: no second lookup. */
-  replaceOwned(entry: MemoEntry, value: Buffer, memo: unknown): void;
+  /**
+   * Stores a value given as its memo: the bytes are `encode(memo)`, made only
+   * when something asks for them (a fold, a handoff, a get() of bytes), as a
+   * value rewritten before that is never encoded at all. `size` estimates the
+   * bytes for approximateSize. The memo must never be modified.
+   */
+  putMemo(key: string, memo: unknown, encode: MemoEncoder, size: number): void;
+  /** putMemo for a key whose entry peek() returned in this same turn: no second lookup. */
+  replaceMemo(entry: MemoEntry, memo: unknown, encode: MemoEncoder, size: number): void;
 }
 
-interface Entry {
-  key: Buffer;
-  value: Buffer;
-  memo: unknown;
+/** A stored value: its bytes, or the memo they are encoded from on first use. */
+class Entry implements MemoEntry {
+  constructor(
+    readonly key: Buffer,
+    private raw: Buffer | undefined,
+    public memo: unknown,
+    private encode: MemoEncoder | undefined,
+    /** bytes counted for approximateSize (an estimate until encoded) */
+    public size: number,
+  ) {}
+
+  get value(): Buffer {
+    return (this.raw ??= this.encode!(this.memo));
+  }
+
+  set(raw: Buffer | undefined, memo: unknown, encode: MemoEncoder | undefined, size: number): void {
+    this.raw = raw;
+    this.memo = memo;
+    this.encode = encode;
+    this.size = size;
+  }
 }
 
 /** The backend's synchronous point access, when it has one. */
@@ -158,17 +183,15 @@ export class MemoryBackend implements Backend, SyncPointAccess {
     return this.values.get(key);
   }
 
-  putOwned(key: string, value: Buffer, memo: unknown): void {
+  putMemo(key: string, memo: unknown, encode: MemoEncoder, size: number): void {
     this.checkOpen();
     if (key.length === 0) throw new TypeError('backend key must be non-empty');
-    if (!Buffer.isBuffer(value)) throw new TypeError('backend value must be a Buffer');
-    this.store(Buffer.from(key, 'latin1'), value, memo, key);
+    this.store(Buffer.from(key, 'latin1'), undefined, memo, encode, size, key);
   }
 
-  replaceOwned(entry: MemoEntry, value: Buffer, memo: unknown): void {
+  replaceMemo(entry: MemoEntry, memo: unknown, encode: MemoEncoder, size: number): void {
     this.checkOpen();
-    if (!Buffer.isBuffer(value)) throw new TypeError('backend value must be a Buffer');
-    this.replace(entry as Entry, value, memo);
+    this.replace(entry as Entry, undefined, memo, encode, size);
   }
 
   async put(key: Buffer, value: Buffer): Promise<void> {
@@ -249,26 +272,26 @@ export class MemoryBackend implements Backend, SyncPointAccess {
 
   private set(key: Buffer, value: Buffer): void {
     // Copies, because callers may reuse their buffers once put() returns.
-    this.store(key, Buffer.from(value), undefined);
+    const copy = Buffer.from(value);
+    this.store(key, copy, undefined, undefined, copy.length);
   }
 
-  private store(key: Buffer, value: Buffer, memo: unknown, latin1?: string): void {
+  private store(key: Buffer, raw: Buffer | undefined, memo: unknown, encode: MemoEncoder | undefined, size: number, latin1?: string): void {
     const k = latin1 ?? key.toString('latin1');
     const entry = this.values.get(k);
     if (entry) {
-      this.replace(entry, value, memo);
+      this.replace(entry, raw, memo, encode, size);
       return;
     }
     const keyCopy = Buffer.from(key);
-    this.values.set(k, { key: keyCopy, value, memo });
+    this.values.set(k, new Entry(keyCopy, raw, memo, encode, size));
     this.order.insert(keyCopy);
-    this.bytes += keyCopy.length + value.length;
+    this.bytes += keyCopy.length + size;
   }
 
-  private replace(entry: Entry, value: Buffer, memo: unknown): void {
-    this.bytes += value.length - entry.value.length;
-    entry.value = value;
-    entry.memo = memo;
+  private replace(entry: Entry, raw: Buffer | undefined, memo: unknown, encode: MemoEncoder | undefined, size: number): void {
+    this.bytes += size - entry.size;
+    entry.set(raw, memo, encode, size);
   }
 
   private delete(key: Buffer): void {
@@ -277,6 +300,6 @@ export class MemoryBackend implements Backend, SyncPointAccess {
     if (!entry) return;
     this.values.delete(k);
     this.order.remove(entry.key);
-    this.bytes -= entry.key.length + entry.value.length;
+    this.bytes -= entry.key.length + entry.size;
   }
 }

@@ -187,8 +187,8 @@ export class Vnode {
     const entry = this.sync.peek(k);
     const obj = update(entry ? decodedMemo(entry) : undefined);
     this.wrote();
-    if (entry) this.sync.replaceOwned(entry, encodedOnce(obj), obj);
-    else this.sync.putOwned(k, encodedOnce(obj), obj);
+    if (entry) this.sync.replaceMemo(entry, obj, encodeMemo, encodedSizeHint(obj));
+    else this.sync.putMemo(k, obj, encodeMemo, encodedSizeHint(obj));
     return { obj, durable: undefined };
   }
 
@@ -446,6 +446,16 @@ function encodedOnce(obj: RkvObject): Buffer {
   const raw = encodeObject(obj);
   lastEncoded = { obj, raw };
   return raw;
+}
+
+const encodeMemo = (memo: unknown): Buffer => encodeObject(memo as RkvObject);
+
+/** About the bytes encodeObject gives, without encoding (the memory backend's approximateSize). */
+function encodedSizeHint(obj: RkvObject): number {
+  let n = 8;
+  for (const actor in obj.clock) n += actor.length + 10;
+  for (const s of obj.siblings) n += s.value.length + s.contentType.length + s.dot[0].length + 32;
+  return n;
 }
 
 /** The decoded object of a stored value, decoded once per stored value. */

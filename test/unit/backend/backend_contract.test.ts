@@ -8,6 +8,7 @@ import fc from 'fast-check';
 import type { Backend, BatchOp, KeyRange } from '../../../node/src/backend/backend.js';
 import { openBackend } from '../../../node/src/backend/open.js';
 import { RocksDbBackend } from '../../../node/src/backend/rocksdb.js';
+import { MemoryBackend } from '../../../node/src/backend/memory.js';
 
 const b = (...bytes: number[]): Buffer => Buffer.from(bytes);
 const s = (text: string): Buffer => Buffer.from(text);
@@ -317,5 +318,32 @@ describe('rocksdb backend', () => {
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('memory backend values stored as memos', () => {
+  it('encodes a memo once, only when its bytes are asked for, and never one rewritten before that', async () => {
+    const db = new MemoryBackend();
+    const encoded: string[] = [];
+    const encode = (memo: unknown): Buffer => {
+      encoded.push(memo as string);
+      return Buffer.from(memo as string);
+    };
+    const key = 'k1';
+    db.putMemo(key, 'first', encode, 5);
+    db.replaceMemo(db.peek(key)!, 'second', encode, 6);
+    assert.equal(db.peek(key)!.memo, 'second');
+    assert.deepEqual(encoded, [], 'nothing encoded while only memos were read');
+    assert.equal(await db.approximateSize(), key.length + 6);
+    assert.equal((await db.get(Buffer.from(key, 'latin1')))?.toString(), 'second');
+    const folded: string[] = [];
+    await db.fold(ALL, (_k, v) => void folded.push(v.toString()));
+    assert.deepEqual(folded, ['second']);
+    assert.deepEqual(encoded, ['second'], 'encoded once for the get and the fold');
+    // bytes written through the Buffer API replace the memo
+    await db.put(Buffer.from(key, 'latin1'), s('third'));
+    assert.equal(db.peek(key)!.memo, undefined);
+    assert.equal(db.peek(key)!.value.toString(), 'third');
+    await db.close();
   });
 });
