@@ -45,20 +45,34 @@ export function decodeStorageKey(buf: Buffer): StorageKey {
   };
 }
 
-/**
- * encodeStorageKey's bytes as a latin1 string (one char a byte), in two parts:
- * the vnode's prefix, and the tail every replica of a key shares. Backends key
- * their in-memory maps by this string, so a replica lookup needs no Buffer.
- */
-export function vnodePrefixString(ringLog2: number, partition: number): string {
-  if (partition < 0 || partition > 0xffff || !Number.isInteger(partition)) throw new RangeError(`partition ${partition} out of range`);
-  return String.fromCharCode(ringLog2, partition >>> 8, partition & 0xff);
-}
+/** Where storageKeyString lays keys out before reading them as a string; grown for longer keys. */
+let scratch = Buffer.allocUnsafe(1024);
 
-export function storageKeyTail(hash32: number, bucket: Buffer, key: Buffer): string {
-  if (bucket.length > 0xffff) throw new RangeError(`bucket of ${bucket.length} bytes is longer than 65535`);
-  const n = bucket.length;
-  return String.fromCharCode(hash32 >>> 24, (hash32 >>> 16) & 0xff, (hash32 >>> 8) & 0xff, hash32 & 0xff, n >>> 8, n & 0xff) + bucket.toString('latin1') + key.toString('latin1');
+/**
+ * encodeStorageKey's bytes as a latin1 string (one char a byte): the key of
+ * the backends' in-memory maps, so a lookup needs no Buffer. Made with one
+ * native call from a reused buffer, so the string is flat (a concatenation
+ * would be flattened again by every map lookup that hashes it).
+ */
+export function storageKeyString(ringLog2: number, partition: number, hash32: number, bucket: Buffer, key: Buffer): string {
+  if (partition < 0 || partition > 0xffff || !Number.isInteger(partition)) throw new RangeError(`partition ${partition} out of range`);
+  const bl = bucket.length;
+  if (bl > 0xffff) throw new RangeError(`bucket of ${bl} bytes is longer than 65535`);
+  const n = STORAGE_KEY_HEADER + bl + key.length;
+  if (n > scratch.length) scratch = Buffer.allocUnsafe(Math.max(n, scratch.length * 2));
+  const out = scratch;
+  out[0] = ringLog2;
+  out[1] = partition >>> 8;
+  out[2] = partition & 0xff;
+  out[3] = hash32 >>> 24;
+  out[4] = (hash32 >>> 16) & 0xff;
+  out[5] = (hash32 >>> 8) & 0xff;
+  out[6] = hash32 & 0xff;
+  out[7] = bl >>> 8;
+  out[8] = bl & 0xff;
+  out.set(bucket, STORAGE_KEY_HEADER);
+  out.set(key, STORAGE_KEY_HEADER + bl);
+  return out.toString('latin1', 0, n);
 }
 
 function prefix(ringLog2: number, partition: number, hash32: number): Buffer {

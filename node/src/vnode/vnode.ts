@@ -1,5 +1,5 @@
 import type { Backend, BatchOp } from '../backend/backend.js';
-import { decodeStorageKey, encodeStorageKey, storageKeyTail, vnodePrefixString, vnodeRange } from '../backend/storage_key.js';
+import { decodeStorageKey, encodeStorageKey, storageKeyString, vnodeRange } from '../backend/storage_key.js';
 import { decodeObject, encodeObject } from '../object/codec.js';
 import { applyWrite, mergeObjects, resolveLastWriteWins, type Content, type RkvObject } from '../object/object.js';
 import { clocksEqual, type VClock } from '../object/vclock.js';
@@ -15,20 +15,19 @@ export interface BKey {
   key: Buffer;
   hash32: number;
   /**
-   * storageKeyTail of the key, computed once for all its replicas by whoever
-   * first needs it; valid only for the very bucket, key and hash it names
-   * (a copy of the object with another key carries a stale one)
+   * the key's storage key strings, made once per replica by whoever first
+   * needs them; valid only for the very bucket, key and hash they name (a
+   * copy of the object with another key carries stale ones)
    */
-  tail?: KeyStrings;
+  strings?: KeyStrings;
 }
 
-/** A key's storage key strings, shared by its replicas: the tail, and each vnode's whole key by vnode prefix. */
+/** A key's storage key strings (storageKeyString), by the vnode they were made for. */
 interface KeyStrings {
   bucket: Buffer;
   key: Buffer;
   hash32: number;
-  tail: string;
-  prefixes: string[];
+  vnodes: Vnode[];
   keys: string[];
 }
 
@@ -60,8 +59,6 @@ export class Vnode {
   private readonly lock = new KeyLock();
   /** set when the backend can run a read-modify-write synchronously (memory) */
   private readonly sync: SyncPointAccess | undefined;
-  /** vnodePrefixString of this vnode */
-  private readonly prefix: string;
   /** updates waiting for the next cycle of a key whose cycle is queued or running, by lock id */
   private readonly waiting = new Map<string, QueuedUpdate[]>();
   /**
@@ -85,7 +82,6 @@ export class Vnode {
     readonly actor: string,
   ) {
     this.sync = syncPointAccess(backend);
-    this.prefix = vnodePrefixString(ringLog2, partition);
   }
 
   /**
@@ -94,14 +90,14 @@ export class Vnode {
    * a map lookup hashes a string once, so every later lookup with it is cheap.
    */
   private keyString(b: BKey): string {
-    let t = b.tail;
+    let t = b.strings;
     if (t === undefined || t.key !== b.key || t.bucket !== b.bucket || t.hash32 !== b.hash32) {
-      t = b.tail = { bucket: b.bucket, key: b.key, hash32: b.hash32, tail: storageKeyTail(b.hash32, b.bucket, b.key), prefixes: [], keys: [] };
+      t = b.strings = { bucket: b.bucket, key: b.key, hash32: b.hash32, vnodes: [], keys: [] };
     }
-    const i = t.prefixes.indexOf(this.prefix);
+    const i = t.vnodes.indexOf(this);
     if (i >= 0) return t.keys[i]!;
-    const k = this.prefix + t.tail;
-    t.prefixes.push(this.prefix);
+    const k = storageKeyString(this.ringLog2, this.partition, b.hash32, b.bucket, b.key);
+    t.vnodes.push(this);
     t.keys.push(k);
     return k;
   }
