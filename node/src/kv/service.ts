@@ -179,7 +179,17 @@ export class KvService implements KvApi {
       this.observe('put', 'ok', start);
       return result;
     }
-    return this.timed('put', durable.then(() => result), start);
+    // one continuation for the outcome and its timing (timed() would chain a second)
+    return durable.then(
+      () => {
+        this.observe('put', 'ok', start);
+        return result;
+      },
+      (e: unknown) => {
+        this.observe('put', 'error', start);
+        throw e;
+      },
+    );
   }
 
   /** Coordinator latency by quorum outcome: ok, notfound, unavailable, timeout, error. */

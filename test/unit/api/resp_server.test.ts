@@ -124,6 +124,38 @@ describe('RESP server against a real node', () => {
     }
   });
 
+  it('holds the replies of a client that does not read, serving others meanwhile, then delivers them all in order', async () => {
+    const big = 'x'.repeat(100 * 1024);
+    await client().set('bp:big', big);
+    const count = 600;
+    const cmd = '*2\r\n$3\r\nGET\r\n$6\r\nbp:big\r\n';
+    const reply = `$${big.length}\r\n${big}\r\n`;
+    // a raw client that sends 60 MB worth of GETs and reads nothing for a while
+    const sock = net.connect(port, '127.0.0.1');
+    await new Promise<void>((resolve, reject) => sock.once('connect', resolve).once('error', reject));
+    sock.pause();
+    sock.write(cmd.repeat(count));
+    await new Promise((r) => setTimeout(r, 200));
+    assert.equal(await client().ping(), 'PONG', 'another client is answered while replies pile up');
+    let got = 0;
+    let text = '';
+    await new Promise<void>((resolve, reject) => {
+      sock.on('data', (d: Buffer) => {
+        text += d.toString('latin1');
+        // check and drop whole replies as they arrive
+        while (text.length >= reply.length) {
+          assert.equal(text.slice(0, reply.length), reply, `reply ${got + 1} intact and in order`);
+          text = text.slice(reply.length);
+          if (++got === count) resolve();
+        }
+      });
+      sock.on('error', reject);
+      sock.resume();
+    });
+    assert.equal(text, '');
+    sock.destroy();
+  });
+
   it('lists keys with KEYS and SCAN, counts them with DBSIZE', async () => {
     const r = client();
     await r.mset('scan:1', 'a', 'scan:2', 'b', 'scan:30', 'c', 'other', 'd');
