@@ -218,21 +218,28 @@ export class RocksDbBackend implements Backend {
   private readonly pending = new Map<string, PendingWrite>();
   private readonly drops: WriteGroup[] = [];
   private readKeys: Buffer[] = [];
+  /** readKeys as latin1 strings */
+  private readKeyStrings: string[] = [];
   private readWaiters: { resolve: (value: Buffer | undefined) => void; reject: (err: Error) => void }[] = [];
-  /** writeSeq when the first read of the pending getMany was queued */
-  private readSeq = 0;
+  /** dropSeq when the first read of the pending getMany was queued */
+  private readDropSeq = 0;
+  /** reads queued or running, by key */
+  private readonly readsOf = new Map<string, number>();
+  /** keys written while a read of them was queued or running: what those reads return may be stale */
+  private readonly writtenDuringRead = new Set<string>();
   /**
    * The row cache: key (latin1) -> value, null for a key known to be absent.
    * A point read costs a thread pool round trip (a few microseconds of this
    * thread plus a wake-up of a pool thread), which dwarfs the read itself;
    * hot keys are served from here instead. Entries are what the database
    * holds: written when a write group succeeds (never while it is pending:
-   * reads of a pending key go to the overlay) and filled by reads only when no
-   * write was issued meanwhile. Oldest entries go first when it is full.
+   * reads of a pending key go to the overlay) and filled by a read only when
+   * no write of its key and no drop was issued meanwhile, so a busy node
+   * still warms it. Oldest entries go first when it is full.
    */
   private readonly rows: RowCache;
-  /** bumped by every write and drop issued: a read that saw it change may be stale */
-  private writeSeq = 0;
+  /** bumped by every drop issued: a read that saw it change may be stale */
+  private dropSeq = 0;
   private flushScheduled = false;
   private readonly inflight = new Set<Promise<unknown>>();
   private closing: Promise<void> | undefined;
@@ -307,7 +314,7 @@ export class RocksDbBackend implements Backend {
     const group = newGroup({ gte: Buffer.from(range.gte), lt: Buffer.from(range.lt) });
     this.queue.push(group);
     this.drops.push(group);
-    this.writeSeq++;
+    this.dropSeq++;
     this.rows.deleteRange(range);
     for (const [k, w] of this.pending) {
       if (inRange(w.key, range)) this.pending.set(k, { key: w.key, value: undefined, done: group.done, memo: undefined });
@@ -428,8 +435,10 @@ export class RocksDbBackend implements Backend {
     const row = this.rows.get(k);
     if (row !== undefined) return Promise.resolve(row ?? undefined);
     return new Promise((resolve, reject) => {
-      if (this.readKeys.length === 0) this.readSeq = this.writeSeq;
+      if (this.readKeys.length === 0) this.readDropSeq = this.dropSeq;
       this.readKeys.push(key);
+      this.readKeyStrings.push(k);
+      this.readsOf.set(k, (this.readsOf.get(k) ?? 0) + 1);
       this.readWaiters.push({ resolve, reject });
       this.schedule();
     });
@@ -438,18 +447,28 @@ export class RocksDbBackend implements Backend {
   private flushReads(): void {
     if (this.readKeys.length === 0) return;
     const keys = this.readKeys;
+    const strings = this.readKeyStrings;
     const waiters = this.readWaiters;
-    const seq = this.readSeq;
+    const dropSeq = this.readDropSeq;
     this.readKeys = [];
+    this.readKeyStrings = [];
     this.readWaiters = [];
     const p = new Promise<void>((resolve) => {
       const finish = (err: unknown, values?: (Buffer | undefined)[]): void => {
-        if (err || !values) for (const w of waiters) w.reject(toError(err ?? 'getMany returned no values'));
-        else {
-          // Only what no write issued since the reads were queued can have changed is kept.
-          if (seq === this.writeSeq && !this.closing) for (let i = 0; i < keys.length; i++) this.rows.set(keys[i].toString('latin1'), values[i]);
-          for (let i = 0; i < waiters.length; i++) waiters[i].resolve(values[i]);
+        // Only what no write of the key and no drop issued since the read was queued can have changed is kept.
+        const keep = !err && values !== undefined && dropSeq === this.dropSeq && !this.closing;
+        for (let i = 0; i < strings.length; i++) {
+          const k = strings[i]!;
+          if (keep && !this.writtenDuringRead.has(k)) this.rows.set(k, values[i]);
+          const left = this.readsOf.get(k)! - 1;
+          if (left > 0) this.readsOf.set(k, left);
+          else {
+            this.readsOf.delete(k);
+            this.writtenDuringRead.delete(k);
+          }
         }
+        if (err || !values) for (const w of waiters) w.reject(toError(err ?? 'getMany returned no values'));
+        else for (let i = 0; i < waiters.length; i++) waiters[i].resolve(values[i]);
         resolve();
       };
       try {
@@ -481,7 +500,7 @@ export class RocksDbBackend implements Backend {
 
   /** Adds a checked op whose buffers are ours to the open write group; resolves when the group is durable. */
   private enqueue(op: GroupOp, memo: unknown): Promise<void> {
-    this.writeSeq++;
+    if (this.readsOf.has(op.k)) this.writtenDuringRead.add(op.k);
     let group = this.queue.at(-1);
     if (!group || group.range) {
       group = newGroup();

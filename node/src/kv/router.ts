@@ -27,6 +27,8 @@ export interface ImmediateReplica {
   readNow(b: BKey): RkvObject | null | undefined;
   /** whether the write methods below can run for this key in this turn */
   writeReady(b: BKey): boolean;
+  /** the stored object, read asynchronously (which lets a RocksDB replica cache it) */
+  get(b: BKey): Promise<RkvObject | undefined>;
   coordinatePutNow(b: BKey, content: Content, context: VClock | undefined, lww: boolean): WrittenNow;
   mergePutNow(b: BKey, obj: RkvObject, lww: boolean): WrittenNow;
 }

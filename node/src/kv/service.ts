@@ -144,7 +144,7 @@ export class KvService implements KvApi {
    * when the put coordinator must run. On RocksDB the writes are issued in
    * this turn and the result is a promise of their durability.
    */
-  putNow(bucket: Buffer, key: Buffer, content: NewContent, context: VClock | undefined, opts: PutOptions = {}, startedAt?: number): PutResult | Promise<PutResult> | undefined {
+  putNow(bucket: Buffer, key: Buffer, content: NewContent, context: VClock | undefined, opts: PutOptions = {}, startedAt?: number, warm = true): PutResult | Promise<PutResult> | undefined {
     const immediate = this.d.router.immediate;
     if (immediate === undefined) return undefined;
     const start = startedAt ?? performance.now();
@@ -160,11 +160,21 @@ export class KvService implements KvApi {
     if (targets.length < n) return undefined;
     // every replica must be able to write now before the first one does
     const replicas: ImmediateReplica[] = new Array<ImmediateReplica>(targets.length);
+    let cold: ImmediateReplica[] | undefined;
     for (let i = 0; i < targets.length; i++) {
       const t = targets[i]!;
       const replica = t.primary ? immediate(t, true) : undefined;
-      if (replica === undefined || !replica.writeReady(bkey)) return undefined;
+      if (replica === undefined) return undefined;
+      if (!replica.writeReady(bkey)) (cold ??= []).push(replica);
       replicas[i] = replica;
+    }
+    if (cold !== undefined) {
+      if (!warm) return undefined;
+      // Local replicas whose stored object is not in memory (RocksDB rows not cached): read them
+      // all at once, which caches them, and try again; the coordinator would read them one by one.
+      return Promise.all(cold.map((r) => r.get(bkey))).then(
+        () => this.putNow(bucket, key, content, context, opts, start, false) ?? this.put(bucket, key, content, context, opts),
+      );
     }
     const first = replicas[0]!.coordinatePutNow(bkey, this.fullContent(content), opts.overwrite ? undefined : (context ?? {}), lww);
     const obj = first.obj;

@@ -125,6 +125,30 @@ describe('RocksDB row cache', () => {
     });
   });
 
+  it('caches a read while other keys are written, but never one whose own key was written meanwhile', async () => {
+    await withDb({}, async (db) => {
+      await db.put(k('c1'), k('one'));
+      await db.put(k('c2'), k('two'));
+      const dir = db.dir;
+      await db.close();
+      const db2 = await RocksDbBackend.open(dir, {});
+      try {
+        // both reads go to the database in one batch; writes are issued while they are queued
+        const r1 = db2.get(k('c1'));
+        const r2 = db2.get(k('c2'));
+        const other = db2.put(k('c3'), k('three'));
+        const own = db2.put(k('c2'), k('TWO'));
+        assert.equal((await r1)?.toString(), 'one');
+        assert.equal((await r2)?.toString(), 'two');
+        await Promise.all([other, own]);
+        assert.equal(db2.peekCached('c1')?.value.toString(), 'one', 'a busy backend still caches what it reads');
+        assert.equal(db2.peekCached('c2')?.value.toString(), 'TWO', 'the write, not the read it overtook');
+      } finally {
+        await db2.close();
+      }
+    });
+  });
+
   it('evicts to stay within its size and reads through after eviction', async () => {
     await withDb({ rowCacheSize: 64 * 1024 }, async (db) => {
       const value = Buffer.alloc(1000, 1);
