@@ -73,6 +73,8 @@ export interface Backend {
    * issued and not yet durable counts, as its value (later reads and writes
    * of the key are ordered after it, so building on it is what a read after
    * its completion would do). undefined when only an asynchronous read can tell.
+   * Should that write fail, one built on it may still land: as anywhere in a
+   * Dynamo store, a write reported failed may have taken effect.
    */
   peekLatest?(key: string): CachedEntry | null | undefined;
   /**
