@@ -236,7 +236,11 @@ export class KvService implements KvApi {
     // The object is kept decoded next to its stored bytes (vnode memo, row cache): a value that is a
     // view of a larger buffer (a socket read) would keep all of it alive, so it gets its own copy.
     const v = content.value;
-    const value = v.byteLength === v.buffer.byteLength ? v : Buffer.from(v);
+    let value = v;
+    if (v.byteLength !== v.buffer.byteLength) {
+      value = Buffer.allocUnsafe(v.length);
+      value.set(v);
+    }
     const full: Content = { value, contentType: content.contentType, lastModified: this.d.now(), deleted: false };
     if (content.expiresAt !== undefined) full.expiresAt = content.expiresAt;
     return full;

@@ -145,9 +145,15 @@ export class VnodeService {
 
   /** The ring whose replicas data of `size` belongs in, when that is not `size` itself. */
   rehomeTarget(size: number): { size: number; owners: string[] } | undefined {
+    if (!this.rehomes(size)) return undefined;
     const r = this.ring.current;
-    const target = r.resize ? { size: r.resize.size, owners: r.resize.owners } : { size: r.ringSize, owners: r.owners };
-    return size === target.size ? undefined : target;
+    return r.resize ? { size: r.resize.size, owners: r.resize.owners } : { size: r.ringSize, owners: r.owners };
+  }
+
+  /** Whether data of `size` belongs in another ring (rehomeTarget without building it: asked on every write). */
+  private rehomes(size: number): boolean {
+    const r = this.ring.current;
+    return size !== (r.resize ? r.resize.size : r.ringSize);
   }
 
   /** Merges objects into their replicas in a given ring (resize copy and forwarding), one request per node. */
@@ -194,7 +200,7 @@ export class VnodeService {
     if (t.node !== this.ring.self) return undefined;
     const size = t.ringSize ?? this.ring.current.ringSize;
     if (this.redirect(t.partition, t.primary, false, size) !== undefined) return undefined;
-    if (write && (this.forwarding.size > 0 || this.rehomeTarget(size) !== undefined)) return undefined;
+    if (write && (this.forwarding.size > 0 || this.rehomes(size))) return undefined;
     const v = this.vnodes.vnode(t.partition, size);
     return (write ? v.immediate : v.readable) ? v : undefined;
   }

@@ -89,6 +89,13 @@ export class RespParser {
     let pos = 0;
     const end = chunk.length;
     while (pos < end) {
+      if (this.state === State.Start && chunk[pos] === 0x2a && this.carry.length === 0) {
+        const next = this.wholeCommand(chunk, pos);
+        if (next > 0) {
+          pos = next;
+          continue;
+        }
+      }
       switch (this.state) {
         case State.Dead:
           return;
@@ -129,6 +136,53 @@ export class RespParser {
         }
       }
     }
+  }
+
+  /**
+   * The common case in one pass: a multibulk command lying wholly inside the
+   * chunk, with plain lengths within the limits. Returns the position after
+   * it, having handed it out; or -1, having done nothing, for anything else
+   * (cut by the chunk's end, oversized, malformed), which the line-by-line
+   * path below then parses and, where due, refuses.
+   */
+  private wholeCommand(chunk: Buffer, pos: number): number {
+    const end = chunk.length;
+    let p = pos + 1;
+    let n = 0;
+    let digits = 0;
+    let c = 0;
+    while (p < end && (c = chunk[p]!) >= 0x30 && c <= 0x39) {
+      n = n * 10 + (c - 0x30);
+      p++;
+      if (++digits > 4) return -1;
+    }
+    if (n === 0 || p + 1 >= end || chunk[p] !== CR || chunk[p + 1] !== LF) return -1;
+    p += 2;
+    const args: Buffer[] = [];
+    const ab = chunk.buffer;
+    const base = chunk.byteOffset;
+    let bytes = 0;
+    for (let i = 0; i < n; i++) {
+      if (p >= end || chunk[p] !== 0x24) return -1;
+      p++;
+      let len = 0;
+      digits = 0;
+      while (p < end && (c = chunk[p]!) >= 0x30 && c <= 0x39) {
+        len = len * 10 + (c - 0x30);
+        p++;
+        if (++digits > 9) return -1;
+      }
+      if (digits === 0 || p + 1 >= end || chunk[p] !== CR || chunk[p + 1] !== LF) return -1;
+      p += 2;
+      bytes += len;
+      if (len > this.maxValueSize || bytes > this.maxCommandBytes) return -1;
+      if (p + len + 1 >= end || chunk[p + len] !== CR || chunk[p + len + 1] !== LF) return -1;
+      // a view like subarray(), made without its argument checks
+      args.push(Buffer.from(ab, base + p, len));
+      p += len + 2;
+    }
+    this.events.command(args);
+    return p;
   }
 
   /**
