@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 /**
  * Request deadlines for the coordinators without a timer per request. A
  * setTimeout/clearTimeout pair costs a Timeout object and a timer-list insert

@@ -12,7 +12,8 @@ import { PutFsm } from './put_fsm.js';
 import { reapTombstone } from './reaper.js';
 import type { ImmediateReplica, VnodeRouter } from './router.js';
 import { resolveQuorum } from './tally.js';
-import { BadRequestError, RequestTimeoutError, UnavailableError, type BucketProps, type GetOptions, type GetResult, type KvApi, type NewContent, type PutOptions, type PutResult } from './types.js';
+import { performance } from 'node:perf_hooks';
+import { BadRequestError, RequestTimeoutError, UnavailableError, type BucketProps, type GetOptions, type GetResult, type KvApi, type NewContent, type PutOptions, type PutResult, type RequestTiming } from './types.js';
 
 export interface KvServiceDeps {
   /** this node's name: a local replica coordinates puts */
@@ -103,10 +104,10 @@ export class KvService implements KvApi {
    * Every replica answering is what the coordinator would wait for too, so the
    * answer is the one it would give.
    */
-  getNow(bucket: Buffer, key: Buffer, opts: GetOptions = {}, startedAt?: number): GetResult | undefined {
+  getNow(bucket: Buffer, key: Buffer, opts: GetOptions = {}, timing?: RequestTiming): GetResult | undefined {
     const immediate = this.d.router.immediate;
     if (immediate === undefined) return undefined;
-    const start = startedAt ?? performance.now();
+    const start = timing?.start ?? performance.now();
     const bkey = this.bkey(bucket, key);
     const props = this.d.buckets.get(bucket);
     const n = this.nval(props, opts.n_val);
@@ -133,7 +134,8 @@ export class KvService implements KvApi {
       if (merged.siblings.every((s) => s.deleted)) this.scheduleReap(bucket, key, opts.n_val);
     }
     const result = getResult(merged, !props.allow_mult || props.last_write_wins, this.d.now(), this.d.metrics);
-    this.observe('get', result.found ? 'ok' : 'notfound', start);
+    const end = this.observe('get', result.found ? 'ok' : 'notfound', start);
+    if (timing !== undefined) timing.end = end;
     return result;
   }
 
@@ -144,10 +146,10 @@ export class KvService implements KvApi {
    * when the put coordinator must run. On RocksDB the writes are issued in
    * this turn and the result is a promise of their durability.
    */
-  putNow(bucket: Buffer, key: Buffer, content: NewContent, context: VClock | undefined, opts: PutOptions = {}, startedAt?: number, warm = true): PutResult | Promise<PutResult> | undefined {
+  putNow(bucket: Buffer, key: Buffer, content: NewContent, context: VClock | undefined, opts: PutOptions = {}, timing?: RequestTiming, warm = true): PutResult | Promise<PutResult> | undefined {
     const immediate = this.d.router.immediate;
     if (immediate === undefined) return undefined;
-    const start = startedAt ?? performance.now();
+    const start = timing?.start ?? performance.now();
     const bkey = this.bkey(bucket, key);
     const props = this.d.buckets.get(bucket);
     const n = this.nval(props, opts.n_val);
@@ -173,7 +175,8 @@ export class KvService implements KvApi {
       // Local replicas whose stored object is not in memory (RocksDB rows not cached): read them
       // all at once, which caches them, and try again; the coordinator would read them one by one.
       return Promise.all(cold.map((r) => r.get(bkey))).then(
-        () => this.putNow(bucket, key, content, context, opts, start, false) ?? this.put(bucket, key, content, context, opts),
+        // a copy of the timing: the caller's object belongs to another request by now
+        () => this.putNow(bucket, key, content, context, opts, { start, end: 0 }, false) ?? this.put(bucket, key, content, context, opts),
       );
     }
     const first = replicas[0]!.coordinatePutNow(bkey, this.fullContent(content), opts.overwrite ? undefined : (context ?? {}), lww);
@@ -186,7 +189,8 @@ export class KvService implements KvApi {
     }
     const result: PutResult = { object: obj, context: obj.clock };
     if (durable === undefined) {
-      this.observe('put', 'ok', start);
+      const end = this.observe('put', 'ok', start);
+      if (timing !== undefined) timing.end = end;
       return result;
     }
     // one continuation for the outcome and its timing (timed() would chain a second)
@@ -216,7 +220,8 @@ export class KvService implements KvApi {
     );
   }
 
-  private observe(op: string, outcome: string, start: number): void {
+  /** Records a coordinator's duration; returns the clock reading it ended with. */
+  private observe(op: string, outcome: string, start: number): number {
     // by op, then outcome: both are constant strings, so no key is built per request
     let byOutcome = this.durations.get(op);
     if (byOutcome === undefined) this.durations.set(op, (byOutcome = new Map()));
@@ -225,7 +230,9 @@ export class KvService implements KvApi {
       h = this.d.metrics.coordinatorDuration.labels({ op, outcome });
       byOutcome.set(outcome, h);
     }
-    h.observe((performance.now() - start) / 1000);
+    const end = performance.now();
+    h.observe((end - start) / 1000);
+    return end;
   }
 
   put(bucket: Buffer, key: Buffer, content: NewContent, context: VClock | undefined, opts: PutOptions = {}): Promise<PutResult> {

@@ -41,21 +41,36 @@ export interface PutResult {
   context: VClock;
 }
 
+/**
+ * A front end's clock readings for one request, shared with the coordinator
+ * so that a request answered in the caller's turn reads the clock twice, not
+ * four times (a clock read costs as much as a small request step in a VM):
+ * the coordinator times from `start` instead of reading the clock, and sets
+ * `end` to its own end reading when it answers synchronously (it never
+ * touches it later).
+ */
+export interface RequestTiming {
+  /** performance.now() when the request started */
+  start: number;
+  /** performance.now() when a synchronous answer was timed; 0 when there was none */
+  end: number;
+}
+
 /** What the RESP and HTTP front ends call. Implemented by kv/service.ts. */
 export interface KvApi {
   get(bucket: Buffer, key: Buffer, opts?: GetOptions): Promise<GetResult>;
   put(bucket: Buffer, key: Buffer, content: NewContent, context: VClock | undefined, opts?: PutOptions): Promise<PutResult>;
   /**
    * get() in the caller's turn when every replica can answer at once; undefined: call get().
-   * `startedAt`: the caller's performance.now() for this request, so the coordinator timing reads no clock of its own.
+   * `timing`: the caller's clock for this request (see RequestTiming).
    */
-  getNow?(bucket: Buffer, key: Buffer, opts?: GetOptions, startedAt?: number): GetResult | undefined;
+  getNow?(bucket: Buffer, key: Buffer, opts?: GetOptions, timing?: RequestTiming): GetResult | undefined;
   /**
    * put() started in the caller's turn when every replica can write at once:
    * the result, or on a backend that writes asynchronously the promise of it;
    * undefined (nothing written): call put().
    */
-  putNow?(bucket: Buffer, key: Buffer, content: NewContent, context: VClock | undefined, opts?: PutOptions, startedAt?: number): PutResult | Promise<PutResult> | undefined;
+  putNow?(bucket: Buffer, key: Buffer, content: NewContent, context: VClock | undefined, opts?: PutOptions, timing?: RequestTiming): PutResult | Promise<PutResult> | undefined;
   /** Writes a tombstone; resolves false when there was nothing live to delete. */
   delete(bucket: Buffer, key: Buffer, context: VClock | undefined, opts?: PutOptions): Promise<boolean>;
   bucketProps(bucket: Buffer): BucketProps;

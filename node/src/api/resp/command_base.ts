@@ -1,6 +1,6 @@
 /** Types and helpers shared by the command modules (kept apart to avoid import cycles). */
 import type { Logger } from 'pino';
-import type { KvApi } from '../../kv/types.js';
+import type { KvApi, RequestTiming } from '../../kv/types.js';
 import type { Metrics } from '../metrics.js';
 import { KeyOrder } from './key_order.js';
 import type { Proto, Reply } from './writer.js';
@@ -19,8 +19,8 @@ export interface Env {
   /** counters kept by the server and the dispatcher, shown by INFO */
   stats: { connectedClients: number; connectionsReceived: number; commandsProcessed: number; port: number };
   table: ReadonlyMap<string, CommandDef>;
-  /** performance.now() when the command being dispatched started; valid in its handler's synchronous part */
-  requestStart?: number;
+  /** the clock readings of the command being dispatched (see RequestTiming); valid in its handler's synchronous part */
+  timing?: RequestTiming;
 }
 
 /** One client connection's state. */

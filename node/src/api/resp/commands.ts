@@ -3,7 +3,8 @@
  * per-connection key ordering, metrics and the mapping of errors to replies.
  * Handlers live in commands_kv.ts (data) and commands_conn.ts (connection).
  */
-import { BadRequestError, RequestTimeoutError, UnavailableError } from '../../kv/types.js';
+import { performance } from 'node:perf_hooks';
+import { BadRequestError, RequestTimeoutError, UnavailableError, type RequestTiming } from '../../kv/types.js';
 import { SiblingLimitError } from '../../object/object.js';
 import { arityError, ReplyError, type CommandDef, type ConnState, type Env } from './command_base.js';
 import type { Hold } from './key_order.js';
@@ -63,6 +64,8 @@ export class CommandRunner {
   private readonly recentNames: Buffer[] = [];
   private readonly recentDefs: CommandDef[] = [];
   private nextRecent = 0;
+  /** the dispatched command's clock readings, shared with its handler's synchronous part */
+  private readonly timing: RequestTiming = { start: 0, end: 0 };
 
   constructor(readonly env: Env) {}
 
@@ -81,7 +84,10 @@ export class CommandRunner {
   dispatch(conn: ConnState, args: Buffer[], done: (reply: Reply) => void): Reply | undefined {
     this.env.stats.commandsProcessed++;
     const start = performance.now();
-    this.env.requestStart = start;
+    const timing = this.timing;
+    timing.start = start;
+    timing.end = 0;
+    this.env.timing = timing;
     const def = this.lookup(args[0]!);
     if (def === undefined) return this.fail('unknown', start, new ReplyError(unknownCommand(args)));
     if ((def.arity > 0 && args.length !== def.arity) || args.length < -def.arity) {
@@ -102,7 +108,8 @@ export class CommandRunner {
       }
       if (!(result instanceof Promise)) {
         if (hold !== null) order.release(hold);
-        return this.done(def.name, start, result);
+        // a coordinator that answered in this call timed its end already
+        return this.done(def.name, start, result, timing.end);
       }
       const held = hold;
       // One continuation per command: releasing the keys, recording the outcome and replying together.
@@ -144,8 +151,9 @@ export class CommandRunner {
     return def;
   }
 
-  private done(op: string, start: number, reply: Reply): Reply {
-    this.timer(op).observe((performance.now() - start) / 1000);
+  /** Records the command's duration, up to `end` when the clock was read already. */
+  private done(op: string, start: number, reply: Reply, end = 0): Reply {
+    this.timer(op).observe(((end > 0 ? end : performance.now()) - start) / 1000);
     if (reply.type === 'error') this.countError(op, reply.value);
     return reply;
   }

@@ -83,7 +83,7 @@ function set(env: Env, args: Buffer[]): Reply | Promise<Reply> {
   const content = opts.expiresAt === undefined ? { value: args[2]!, contentType: CONTENT_TYPE } : { value: args[2]!, contentType: CONTENT_TYPE, expiresAt: opts.expiresAt };
   if (!opts.nx && !opts.xx) {
     // a reply in this turn when the replicas allow it: no promise, no coordinator
-    const now = env.kv.putNow?.(BUCKET, key, content, undefined, WRITE, env.requestStart);
+    const now = env.kv.putNow?.(BUCKET, key, content, undefined, WRITE, env.timing);
     if (now === undefined) return env.kv.put(BUCKET, key, content, undefined, WRITE).then(ok);
     return now instanceof Promise ? now.then(ok) : R.ok;
   }
@@ -95,7 +95,7 @@ function set(env: Env, args: Buffer[]): Reply | Promise<Reply> {
 }
 
 function get(env: Env, args: Buffer[]): Reply | Promise<Reply> {
-  const now = env.kv.getNow?.(BUCKET, args[1]!, undefined, env.requestStart);
+  const now = env.kv.getNow?.(BUCKET, args[1]!, undefined, env.timing);
   if (now !== undefined) {
     const v = valueOf(env, now);
     return v === null ? R.null : R.bulk(v);
