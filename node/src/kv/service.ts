@@ -1,5 +1,5 @@
 import type { HistogramObserver, Metrics } from '../api/metrics.js';
-import { keyHash32 } from '../ring/chash.js';
+import { keyHash32, partitionOfHash } from '../ring/chash.js';
 import type { Ring } from '../ring/ring.js';
 import type { Content, RkvObject } from '../object/object.js';
 import type { VClock } from '../object/vclock.js';
@@ -42,6 +42,8 @@ export const MAX_KEY_BYTES = 65536;
 export class KvService implements KvApi {
   /** keys with a reap scheduled, so repeated reads of a tombstone schedule one */
   private readonly reapsPending = new Set<string>();
+  /** preference lists of the current ring and up set, by n and first partition (see targets()) */
+  private preflists: { ring: Ring; up: ReadonlySet<string>; byN: (Target[] | undefined)[][] } | undefined;
   /** coordinatorDuration series by op and outcome, bound once */
   private readonly durations = new Map<string, Map<string, HistogramObserver>>();
 
@@ -60,12 +62,29 @@ export class KvService implements KvApi {
     return n;
   }
 
-  /** The preference list from one snapshot of the ring, each target stamped with that ring's size. */
+  /**
+   * The preference list from one snapshot of the ring, each target stamped
+   * with that ring's size. A list depends only on the ring and the up nodes
+   * (each replaced, never changed, when it changes), the key's first
+   * partition and n: lists are kept per ring and up set, frozen, as every
+   * request with the same ones shares them.
+   */
   private targets(bkey: BKey, n: number): Target[] {
     const ring = this.d.ring();
-    const targets = preflist(ring, bkey.hash32, n, this.d.upNodes());
-    // the targets are fresh objects: stamped in place (a spread copy per target costs more than the whole lookup)
-    for (const t of targets) t.ringSize = ring.ringSize;
+    const up = this.d.upNodes();
+    let c = this.preflists;
+    if (c === undefined || c.ring !== ring || c.up !== up) c = this.preflists = { ring, up, byN: [] };
+    const byFirst = (c.byN[n] ??= []);
+    const first = partitionOfHash(bkey.hash32, ring.ringSize);
+    let targets = byFirst[first];
+    if (targets === undefined) {
+      targets = preflist(ring, bkey.hash32, n, up);
+      for (const t of targets) {
+        t.ringSize = ring.ringSize;
+        Object.freeze(t);
+      }
+      byFirst[first] = targets = Object.freeze(targets) as Target[];
+    }
     return targets;
   }
 
