@@ -45,6 +45,15 @@ export function decodeStorageKey(buf: Buffer): StorageKey {
   };
 }
 
+/**
+ * buf[0, n) as a latin1 string. Buffer's latin1Slice (what toString('latin1')
+ * ends in, minus its encoding lookup and argument checks) where the runtime
+ * has it, as every Node release so far does.
+ */
+const latin1Slice = (Buffer.prototype as unknown as { latin1Slice?: (start: number, end: number) => string }).latin1Slice;
+const latin1: (buf: Buffer, n: number) => string =
+  typeof latin1Slice === 'function' ? (buf, n) => latin1Slice.call(buf, 0, n) : (buf, n) => buf.toString('latin1', 0, n);
+
 /** Where storageKeyString lays keys out before reading them as a string; grown for longer keys. */
 let scratch = Buffer.allocUnsafe(1024);
 
@@ -72,7 +81,7 @@ export function storageKeyString(ringLog2: number, partition: number, hash32: nu
   out[8] = bl & 0xff;
   out.set(bucket, STORAGE_KEY_HEADER);
   out.set(key, STORAGE_KEY_HEADER + bl);
-  return out.toString('latin1', 0, n);
+  return latin1(out, n);
 }
 
 function prefix(ringLog2: number, partition: number, hash32: number): Buffer {

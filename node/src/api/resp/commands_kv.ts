@@ -21,6 +21,8 @@ const KEYS_PAGE = 1000;
 
 function valueOf(env: Env, res: GetResult): Buffer | null {
   if (!res.found) return null;
+  // one sibling, found, so live at the read: it is the answer (no second resolution or clock read)
+  if (res.object.siblings.length === 1) return res.siblings[0]?.value ?? null;
   const live = liveSiblings(resolveLastWriteWins(res.object), env.now());
   return live.length > 0 ? live[0]!.value : null;
 }
