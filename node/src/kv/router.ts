@@ -1,6 +1,7 @@
 import type { Content, RkvObject } from '../object/object.js';
 import type { VClock } from '../object/vclock.js';
 import type { BKey, WrittenNow } from '../vnode/vnode.js';
+import type { MemoEntry } from '../backend/memory.js';
 import type { Target } from './preflist.js';
 
 /**
@@ -25,10 +26,10 @@ export interface VnodeRouter {
 export interface ImmediateReplica {
   /** the stored object, null when there is none, undefined when that cannot be told in this turn */
   readNow(b: BKey): RkvObject | null | undefined;
-  /** whether the write methods below can run for this key in this turn */
-  writeReady(b: BKey): boolean;
+  /** the key's current entry when the write methods below can run for it in this turn (null: absent), else undefined */
+  writeReady(b: BKey): MemoEntry | null | undefined;
   /** the stored object, read asynchronously (which lets a RocksDB replica cache it) */
   get(b: BKey): Promise<RkvObject | undefined>;
-  coordinatePutNow(b: BKey, content: Content, context: VClock | undefined, lww: boolean): WrittenNow;
-  mergePutNow(b: BKey, obj: RkvObject, lww: boolean): WrittenNow;
+  coordinatePutNow(b: BKey, current: MemoEntry | null, content: Content, context: VClock | undefined, lww: boolean): WrittenNow;
+  mergePutNow(b: BKey, current: MemoEntry | null, obj: RkvObject, lww: boolean): WrittenNow;
 }

@@ -11,6 +11,7 @@ import { preflist, type Target } from './preflist.js';
 import { PutFsm } from './put_fsm.js';
 import { reapTombstone } from './reaper.js';
 import type { ImmediateReplica, VnodeRouter } from './router.js';
+import type { MemoEntry } from '../backend/memory.js';
 import { resolveQuorum } from './tally.js';
 import { performance } from 'node:perf_hooks';
 import { BadRequestError, RequestTimeoutError, UnavailableError, type BucketProps, type GetOptions, type GetResult, type KvApi, type NewContent, type PutOptions, type PutResult, type RequestTiming } from './types.js';
@@ -181,12 +182,15 @@ export class KvService implements KvApi {
     if (targets.length < n) return undefined;
     // every replica must be able to write now before the first one does
     const replicas: ImmediateReplica[] = new Array<ImmediateReplica>(targets.length);
+    const current: (MemoEntry | null)[] = new Array<MemoEntry | null>(targets.length);
     let cold: ImmediateReplica[] | undefined;
     for (let i = 0; i < targets.length; i++) {
       const t = targets[i]!;
       const replica = t.primary ? immediate(t, true) : undefined;
       if (replica === undefined) return undefined;
-      if (!replica.writeReady(bkey)) (cold ??= []).push(replica);
+      const entry = replica.writeReady(bkey);
+      if (entry === undefined) (cold ??= []).push(replica);
+      else current[i] = entry;
       replicas[i] = replica;
     }
     if (cold !== undefined) {
@@ -198,11 +202,11 @@ export class KvService implements KvApi {
         () => this.putNow(bucket, key, content, context, opts, { start, end: 0 }, false) ?? this.put(bucket, key, content, context, opts),
       );
     }
-    const first = replicas[0]!.coordinatePutNow(bkey, this.fullContent(content), opts.overwrite ? undefined : (context ?? {}), lww);
+    const first = replicas[0]!.coordinatePutNow(bkey, current[0] ?? null, this.fullContent(content), opts.overwrite ? undefined : (context ?? {}), lww);
     const obj = first.obj;
     let durable = first.durable;
     for (let i = 1; i < replicas.length; i++) {
-      const d = replicas[i]!.mergePutNow(bkey, obj, lww).durable;
+      const d = replicas[i]!.mergePutNow(bkey, current[i] ?? null, obj, lww).durable;
       // writes issued in one turn share one RocksDB batch, hence (nearly always) one promise
       if (d !== durable) durable = durable === undefined ? d : Promise.all([durable, d]).then(() => undefined);
     }

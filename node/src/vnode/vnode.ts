@@ -145,45 +145,44 @@ export class Vnode {
     return entry ? decodedMemo(entry) : entry;
   }
 
-  /** While `immediate`: whether a *Now write of the key can run in this turn (its current object is known here). */
-  writeReady(b: BKey): boolean {
-    return this.sync !== undefined || this.backend.peekLatest!(this.keyString(b)) !== undefined;
+  /**
+   * While `immediate`: the key's current entry when a *Now write of it can
+   * run in this turn (null: known absent), undefined when it cannot (not
+   * known here). The entry is handed to that write, in the same turn.
+   */
+  writeReady(b: BKey): MemoEntry | null | undefined {
+    const k = this.keyString(b);
+    return this.sync !== undefined ? this.sync.peek(k) ?? null : this.backend.peekLatest!(k);
   }
 
-  /** coordinatePut() in one synchronous step; only after writeReady in the same turn. */
-  coordinatePutNow(b: BKey, content: Content, context: VClock | undefined, lww: boolean): WrittenNow {
-    return this.updateNow(b, (local) => {
+  /** coordinatePut() in one synchronous step, given what writeReady returned in the same turn. */
+  coordinatePutNow(b: BKey, current: MemoEntry | null, content: Content, context: VClock | undefined, lww: boolean): WrittenNow {
+    return this.updateNow(b, current, (local) => {
       const obj = applyWrite(local, context ?? local?.clock ?? {}, content, this.actor);
       return lww ? resolveLastWriteWins(obj) : obj;
     });
   }
 
-  /** mergePut() in one synchronous step; only after writeReady in the same turn. */
-  mergePutNow(b: BKey, incoming: RkvObject, lww: boolean): WrittenNow {
-    return this.updateNow(b, (local) => {
+  /** mergePut() in one synchronous step, given what writeReady returned in the same turn. */
+  mergePutNow(b: BKey, current: MemoEntry | null, incoming: RkvObject, lww: boolean): WrittenNow {
+    return this.updateNow(b, current, (local) => {
       const obj = local ? mergeObjects(local, incoming) : incoming;
       return lww ? resolveLastWriteWins(obj) : obj;
     });
   }
 
   /**
-   * The read-modify-write done in this turn. On RocksDB the write is issued
+   * The read-modify-write done in this turn on the key's current entry (as
+   * writeReady returned it in this turn). On RocksDB the write is issued
    * (later reads and writes of the key are ordered after it) and its
    * durability is reported apart; on the memory backend it is done.
    */
-  private updateNow(b: BKey, update: Update): WrittenNow {
+  private updateNow(b: BKey, current: MemoEntry | null, update: Update): WrittenNow {
     const k = this.keyString(b);
-    if (this.sync === undefined) {
-      const entry = this.backend.peekLatest!(k);
-      if (entry === undefined) throw new Error(`vnode ${this.partition}: write of a key not known in this turn (writeReady not checked)`);
-      const obj = update(entry ? decodedMemo(entry) : undefined);
-      this.wrote();
-      return { obj, durable: this.backend.putLatest!(k, encodedOnce(obj), obj) };
-    }
-    const entry = this.sync.peek(k);
-    const obj = update(entry ? decodedMemo(entry) : undefined);
+    const obj = update(current ? decodedMemo(current) : undefined);
     this.wrote();
-    if (entry) this.sync.replaceMemo(entry, obj, encodeMemo, encodedSizeHint(obj));
+    if (this.sync === undefined) return { obj, durable: this.backend.putLatest!(k, encodedOnce(obj), obj) };
+    if (current) this.sync.replaceMemo(current, obj, encodeMemo, encodedSizeHint(obj));
     else this.sync.putMemo(k, obj, encodeMemo, encodedSizeHint(obj));
     return { obj, durable: undefined };
   }
@@ -297,10 +296,11 @@ export class Vnode {
       id = idle ? '' : KeyLock.id(sk);
       const queue = idle ? undefined : this.waiting.get(id);
       if (queue !== undefined) return new Promise((resolve, reject) => queue.push({ update, resolve, reject }));
-      if (this.sync !== undefined && (idle || !this.lock.held(id))) return Promise.resolve(this.updateNow(b, update).obj);
+      if (this.sync !== undefined && (idle || !this.lock.held(id))) return Promise.resolve(this.updateNow(b, this.sync.peek(this.keyString(b)) ?? null, update).obj);
       // RocksDB with the key's latest state at hand: no read, no lock; the backend orders what follows after this write
-      if (idle && this.backend.peekLatest?.(this.keyString(b)) !== undefined) {
-        const w = this.updateNow(b, update);
+      const latest = idle ? this.backend.peekLatest?.(this.keyString(b)) : undefined;
+      if (latest !== undefined) {
+        const w = this.updateNow(b, latest, update);
         return w.durable!.then(() => w.obj);
       }
       if (idle) id = KeyLock.id(sk);
