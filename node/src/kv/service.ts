@@ -200,6 +200,10 @@ export class KvService implements KvApi {
       return Promise.all(cold.map((r) => r.get(bkey))).then(
         // a copy of the timing: the caller's object belongs to another request by now
         () => this.putNow(bucket, key, content, context, opts, { start, end: 0 }, false) ?? this.put(bucket, key, content, context, opts),
+        (e: unknown) => {
+          this.observe('put', 'error', start);
+          throw e;
+        },
       );
     }
     const first = replicas[0]!.coordinatePutNow(bkey, current[0] ?? null, this.fullContent(content), opts.overwrite ? undefined : (context ?? {}), lww);
