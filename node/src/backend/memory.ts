@@ -1,3 +1,4 @@
+import { Buffer } from 'node:buffer';
 import type { Backend, BatchOp, BatchOptions, FoldOptions, FoldVisitor, KeyRange } from './backend.js';
 
 const EMPTY = Buffer.alloc(0);

@@ -1,3 +1,4 @@
+import { Buffer } from 'node:buffer';
 import { access, constants, mkdir } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import type { Backend, BatchOp, BatchOptions, CachedEntry, CompactionStats, FoldOptions, FoldVisitor, KeyRange } from './backend.js';

@@ -1,3 +1,4 @@
+import { Buffer } from 'node:buffer';
 import type { HistogramObserver, Metrics } from '../api/metrics.js';
 import { keyHash32, partitionOfHash } from '../ring/chash.js';
 import type { Ring } from '../ring/ring.js';

@@ -1,3 +1,4 @@
+import { Buffer } from 'node:buffer';
 import { Packr } from 'msgpackr';
 import type { RkvObject, Sibling } from './object.js';
 import { sortClock, type VClock } from './vclock.js';

@@ -1,3 +1,4 @@
+import { Buffer } from 'node:buffer';
 import type { Backend, BatchOp } from '../backend/backend.js';
 import { decodeStorageKey, encodeStorageKey, storageKeyString, vnodeRange } from '../backend/storage_key.js';
 import { decodeObject, encodeObject } from '../object/codec.js';

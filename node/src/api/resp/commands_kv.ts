@@ -7,6 +7,7 @@
  * Multi-key commands (MSET, DEL, MGET, EXISTS) are not atomic across the
  * cluster: each key is its own coordinated request.
  */
+import { Buffer } from 'node:buffer';
 import { liveSiblings, resolveLastWriteWins } from '../../object/object.js';
 import { parseInteger, ReplyError, syntaxError, type CommandDef, type Env } from './command_base.js';
 import { compileGlob } from './glob.js';

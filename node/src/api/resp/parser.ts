@@ -7,6 +7,8 @@
  * lies wholly inside one chunk is handed out as a subarray of it.
  */
 
+import { Buffer } from 'node:buffer';
+
 export interface RespParserEvents {
   command(args: Buffer[]): void;
   /** The command was consumed but refused (e.g. a value too large); parsing goes on. */

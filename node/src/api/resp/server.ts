@@ -3,6 +3,7 @@
  * Everything a client sends ends as a reply or a closed connection; nothing
  * it sends can throw out of here.
  */
+import { Buffer } from 'node:buffer';
 import net, { type AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import type { KvApi } from '../../kv/types.js';

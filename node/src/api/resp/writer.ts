@@ -3,6 +3,8 @@
  * in request order while letting commands complete out of order.
  */
 
+import { Buffer } from 'node:buffer';
+
 export type Proto = 2 | 3;
 
 export type Reply =
