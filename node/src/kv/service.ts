@@ -269,10 +269,11 @@ export class KvService implements KvApi {
 
   private fullContent(content: NewContent): Content {
     // The object is kept decoded next to its stored bytes (vnode memo, row cache): a value that is a
-    // view of a larger buffer (a socket read) would keep all of it alive, so it gets its own copy.
+    // view of a much larger buffer (a socket read of many commands) would keep all of it alive, so it
+    // gets its own copy; the view of a one-command read is kept as it is.
     const v = content.value;
     let value = v;
-    if (v.byteLength !== v.buffer.byteLength) {
+    if (v.buffer.byteLength > 2 * v.byteLength + 256) {
       value = Buffer.allocUnsafe(v.length);
       value.set(v);
     }
