@@ -324,10 +324,11 @@ export class KvService implements KvApi {
       const props = this.d.buckets.get(bucket);
       const n = this.nval(props, opts.n_val);
       const w = Math.max(resolveQuorum('w', opts.w ?? props.w, n), resolveQuorum('dw', opts.dw ?? props.dw, n));
-      const targets = this.targets(bkey, n);
+      const shared = this.targets(bkey, n);
       // coordinate on a local vnode when we hold one: one network hop less, as riak's put forwarding achieves
-      const local = targets.findIndex((t) => t.node === this.d.self);
-      if (local > 0) targets.unshift(...targets.splice(local, 1));
+      // (a reordered copy: the preference list is shared)
+      const local = shared.findIndex((t) => t.node === this.d.self);
+      const targets = local > 0 ? [shared[local]!, ...shared.slice(0, local), ...shared.slice(local + 1)] : shared;
       let fallbacks = 0;
       for (const t of targets) if (!t.primary) fallbacks++;
       if (fallbacks > 0) this.d.metrics.fallbackWrites.inc(fallbacks);
