@@ -357,15 +357,18 @@ export class RocksDbBackend implements Backend {
     if (this.closing || k.length === 0) return undefined;
     // a write or drop not yet landed decides the answer: only read() knows to wait for it
     if (this.pending.has(k) || this.drops.length > 0) return undefined;
-    const row = this.rows.row(k);
-    if (row === undefined) return undefined;
-    return row.value === null ? null : (row as CachedEntry);
+    return this.cachedRow(k);
   }
 
   peekLatest(k: string): CachedEntry | null | undefined {
     if (this.closing || k.length === 0 || this.drops.length > 0) return undefined;
     const w = this.pending.get(k);
     if (w !== undefined) return w.value === undefined ? null : (w as CachedEntry);
+    return this.cachedRow(k);
+  }
+
+  /** The row cache's answer for a key: its entry, null when known absent, undefined when not cached. */
+  private cachedRow(k: string): CachedEntry | null | undefined {
     const row = this.rows.row(k);
     if (row === undefined) return undefined;
     return row.value === null ? null : (row as CachedEntry);

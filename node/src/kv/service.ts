@@ -221,23 +221,17 @@ export class KvService implements KvApi {
       if (timing !== undefined) timing.end = end;
       return result;
     }
-    // one continuation for the outcome and its timing (timed() would chain a second)
-    return durable.then(
-      () => {
-        this.observe('put', 'ok', start);
-        return result;
-      },
-      (e: unknown) => {
-        this.observe('put', 'error', start);
-        throw e;
-      },
-    );
+    return this.timed('put', durable, start, result);
   }
 
   /** Coordinator latency by quorum outcome: ok, notfound, unavailable, timeout, error. */
-  private timed<T extends GetResult | PutResult>(op: 'get' | 'put', run: Promise<T>, start: number): Promise<T> {
+  private timed<T extends GetResult | PutResult>(op: 'get' | 'put', run: Promise<T>, start: number): Promise<T>;
+  /** The same for a run whose completion means the result `answer`: one continuation, not a second one chained to map it. */
+  private timed<T extends GetResult | PutResult>(op: 'get' | 'put', run: Promise<unknown>, start: number, answer: T): Promise<T>;
+  private timed<T extends GetResult | PutResult>(op: 'get' | 'put', run: Promise<unknown>, start: number, answer?: T): Promise<T> {
     return run.then(
-      (r) => {
+      (done) => {
+        const r = answer ?? (done as T);
         this.observe(op, 'found' in r && !r.found ? 'notfound' : 'ok', start);
         return r;
       },

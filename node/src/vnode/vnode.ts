@@ -87,7 +87,7 @@ export class Vnode {
 
   /**
    * The storage key as the latin1 string in-memory maps are keyed by (see
-   * storageKeyTail). One string per replica and request, kept on the BKey:
+   * storageKeyString). One string per replica and request, kept on the BKey:
    * a map lookup hashes a string once, so every later lookup with it is cheap.
    */
   private keyString(b: BKey): string {
@@ -288,13 +288,12 @@ export class Vnode {
    * the same results, and the intermediate objects were never readable.
    */
   private update(b: BKey, update: Update): Promise<RkvObject> {
-    let sk: Buffer;
-    let id: string;
+    let sk: Buffer | undefined;
+    let id = '';
     try {
-      sk = this.storageKey(b);
-      // With nothing queued or locked anywhere in the vnode the key's id is not even needed.
+      // With nothing queued or locked anywhere in the vnode the key's Buffer and id are not even needed.
       const idle = this.waiting.size === 0 && this.lock.size === 0;
-      id = idle ? '' : KeyLock.id(sk);
+      if (!idle) id = KeyLock.id((sk = this.storageKey(b)));
       const queue = idle ? undefined : this.waiting.get(id);
       if (queue !== undefined) return new Promise((resolve, reject) => queue.push({ update, resolve, reject }));
       if (this.sync !== undefined && (idle || !this.lock.held(id))) return Promise.resolve(this.updateNow(b, this.sync.peek(this.keyString(b)) ?? null, update).obj);
@@ -304,17 +303,19 @@ export class Vnode {
         const w = this.updateNow(b, latest, update);
         return w.durable!.then(() => w.obj);
       }
+      sk ??= this.storageKey(b);
       if (idle) id = KeyLock.id(sk);
     } catch (err) {
       return Promise.reject(toError(err));
     }
+    const key = sk;
     const batch: QueuedUpdate[] = [];
     this.waiting.set(id, batch);
     const mine = new Promise<RkvObject>((resolve, reject) => batch.push({ update, resolve, reject }));
     void this.lock.runId(id, () => {
       // From here on new updates of the key form the next cycle.
       if (this.waiting.get(id) === batch) this.waiting.delete(id);
-      return this.cycle(sk, batch);
+      return this.cycle(key, batch);
     });
     return mine;
   }

@@ -65,6 +65,8 @@ export class RespParser {
   private bulkHave = 0;
   private crlfLeft = 0;
   private skipLeft = 0;
+  /** where the line decimalLine() read last ends (past its CRLF) */
+  private lineAfter = 0;
 
   constructor(
     private readonly events: RespParserEvents,
@@ -148,43 +150,46 @@ export class RespParser {
    * path below then parses and, where due, refuses.
    */
   private wholeCommand(chunk: Buffer, pos: number): number {
-    const end = chunk.length;
-    let p = pos + 1;
-    let n = 0;
-    let digits = 0;
-    let c = 0;
-    while (p < end && (c = chunk[p]!) >= 0x30 && c <= 0x39) {
-      n = n * 10 + (c - 0x30);
-      p++;
-      if (++digits > 4) return -1;
-    }
-    if (n === 0 || p + 1 >= end || chunk[p] !== CR || chunk[p + 1] !== LF) return -1;
-    p += 2;
+    const n = this.decimalLine(chunk, pos + 1, 4);
+    if (n <= 0) return -1;
+    let p = this.lineAfter;
     const args: Buffer[] = [];
     const ab = chunk.buffer;
     const base = chunk.byteOffset;
     let bytes = 0;
     for (let i = 0; i < n; i++) {
-      if (p >= end || chunk[p] !== 0x24) return -1;
-      p++;
-      let len = 0;
-      digits = 0;
-      while (p < end && (c = chunk[p]!) >= 0x30 && c <= 0x39) {
-        len = len * 10 + (c - 0x30);
-        p++;
-        if (++digits > 9) return -1;
-      }
-      if (digits === 0 || p + 1 >= end || chunk[p] !== CR || chunk[p + 1] !== LF) return -1;
-      p += 2;
+      if (p >= chunk.length || chunk[p] !== 0x24) return -1;
+      const len = this.decimalLine(chunk, p + 1, 9);
+      if (len < 0) return -1;
+      p = this.lineAfter;
       bytes += len;
       if (len > this.maxValueSize || bytes > this.maxCommandBytes) return -1;
-      if (p + len + 1 >= end || chunk[p + len] !== CR || chunk[p + len + 1] !== LF) return -1;
+      if (p + len + 1 >= chunk.length || chunk[p + len] !== CR || chunk[p + len + 1] !== LF) return -1;
       // a view like subarray(), made without its argument checks
       args.push(Buffer.from(ab, base + p, len));
       p += len + 2;
     }
     this.events.command(args);
     return p;
+  }
+
+  /**
+   * wholeCommand's header lines: the decimal of 1 to `maxDigits` digits at
+   * chunk[p] followed by CRLF, with lineAfter set past the CRLF; -1 for
+   * anything else, as the line-by-line path then decides.
+   */
+  private decimalLine(chunk: Buffer, p: number, maxDigits: number): number {
+    const end = chunk.length;
+    let i = p;
+    let v = 0;
+    let c = 0;
+    while (i < end && (c = chunk[i]!) >= 0x30 && c <= 0x39) {
+      v = v * 10 + (c - 0x30);
+      if (++i - p > maxDigits) return -1;
+    }
+    if (i === p || i + 1 >= end || chunk[i] !== CR || chunk[i + 1] !== LF) return -1;
+    this.lineAfter = i + 2;
+    return v;
   }
 
   /**
