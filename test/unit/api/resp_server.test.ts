@@ -9,7 +9,7 @@ import { promisify } from 'node:util';
 import { Redis } from 'ioredis';
 import type { NodeConfig } from '../../../node/src/config/node_config.js';
 import { testNodeConfig } from '../../support/node_config.js';
-import { startNode, type RkvNode } from '../../../node/src/node.js';
+import { startNode, type NodeDeps, type RkvNode } from '../../../node/src/node.js';
 
 const MAX_VALUE = 1024 * 1024;
 
@@ -43,29 +43,48 @@ function raw(port: number, send: Buffer | string | (Buffer | string)[], until?: 
   });
 }
 
+/**
+ * A node of its own for the enclosing describe block: started before its
+ * tests; stopped, and its data dir removed, after them (after the block's own
+ * after hooks registered before this call).
+ */
+function nodeForSuite(prefix: string, config: (dataDir: string) => NodeConfig, deps?: NodeDeps): { readonly node: RkvNode; readonly port: number } {
+  let node: RkvNode | undefined;
+  let dataDir: string | undefined;
+  before(async () => {
+    dataDir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+    node = await startNode(config(dataDir), deps);
+  });
+  after(async () => {
+    await node?.stop();
+    if (dataDir !== undefined) fs.rmSync(dataDir, { recursive: true, force: true });
+  });
+  return {
+    get node(): RkvNode {
+      return node!;
+    },
+    get port(): number {
+      return Number(node!.addresses.resp.split(':').pop());
+    },
+  };
+}
+
 describe('RESP server against a real node', () => {
-  let node: RkvNode;
-  let dataDir: string;
-  let port: number;
   let clock = 1_700_000_000_000;
   const clients: Redis[] = [];
+  after(() => {
+    for (const c of clients) c.disconnect();
+  });
+  const suite = nodeForSuite('rkv-resp-', testConfig, { now: () => clock });
+  let port = 0;
+  before(() => {
+    port = suite.port;
+  });
   const client = (opts: Record<string, unknown> = {}): Redis => {
     const c = new Redis({ port, host: '127.0.0.1', lazyConnect: false, maxRetriesPerRequest: 0, ...opts });
     clients.push(c);
     return c;
   };
-
-  before(async () => {
-    dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'rkv-resp-'));
-    node = await startNode(testConfig(dataDir), { now: () => clock });
-    port = Number(node.addresses.resp.split(':').pop());
-  });
-
-  after(async () => {
-    for (const c of clients) c.disconnect();
-    await node.stop();
-    fs.rmSync(dataDir, { recursive: true, force: true });
-  });
 
   it('serves the basic data commands to ioredis', async () => {
     const r = client();
@@ -242,20 +261,10 @@ describe('RESP server against a real node', () => {
 });
 
 describe('RESP server with a password', () => {
-  let node: RkvNode;
-  let dataDir: string;
-
-  before(async () => {
-    dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'rkv-resp-auth-'));
-    node = await startNode({ ...testConfig(dataDir), requirePass: 'pw' });
-  });
-  after(async () => {
-    await node.stop();
-    fs.rmSync(dataDir, { recursive: true, force: true });
-  });
+  const suite = nodeForSuite('rkv-resp-auth-', (dataDir) => ({ ...testConfig(dataDir), requirePass: 'pw' }));
 
   it('requires AUTH before data commands', async () => {
-    const port = Number(node.addresses.resp.split(':').pop());
+    const port = suite.port;
     const { text } = await raw(port, 'GET k\r\nPING\r\nAUTH wrong\r\nAUTH pw\r\nGET k\r\n', /\$-1\r\n$/);
     assert.equal(text, '-NOAUTH Authentication required.\r\n+PONG\r\n-WRONGPASS invalid username-password pair or user is disabled.\r\n+OK\r\n$-1\r\n');
     const r = new Redis({ port, host: '127.0.0.1', password: 'pw' });
@@ -268,7 +277,7 @@ describe('RESP server with a password', () => {
   });
 
   it('closes idle clients when the node stops', async () => {
-    const port = Number(node.addresses.resp.split(':').pop());
+    const { node, port } = suite;
     const sock = net.connect(port, '127.0.0.1');
     await new Promise((resolve) => sock.once('data', resolve).write('PING\r\n'));
     const closed = new Promise((resolve) => sock.once('close', resolve));
@@ -281,20 +290,10 @@ describe('RESP server with a password', () => {
 });
 
 describe('RESP server on RocksDB with n_val 3 (GETs answered from cached rows)', () => {
-  let node: RkvNode;
-  let dataDir: string;
-
-  before(async () => {
-    dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'rkv-resp-rocks-'));
-    node = await startNode({ ...testConfig(dataDir), backend: 'rocksdb' });
-  });
-  after(async () => {
-    await node.stop();
-    fs.rmSync(dataDir, { recursive: true, force: true });
-  });
+  const suite = nodeForSuite('rkv-resp-rocks-', (dataDir) => ({ ...testConfig(dataDir), backend: 'rocksdb' }));
 
   it('every GET sees the writes before it, on its own connection and on others', async () => {
-    const port = Number(node.addresses.resp.split(':').pop());
+    const port = suite.port;
     const a = new Redis({ port, host: '127.0.0.1' });
     const b = new Redis({ port, host: '127.0.0.1' });
     try {

@@ -18,6 +18,17 @@ async function withDb(opts: { rowCacheSize?: number }, fn: (db: RocksDbBackend, 
 
 const k = (s: string): Buffer => Buffer.from(s);
 
+/** Closes `db` and runs `fn` on a fresh backend over the same data: nothing of it cached. */
+async function reopened(db: RocksDbBackend, fn: (db2: RocksDbBackend) => Promise<void>): Promise<void> {
+  await db.close();
+  const db2 = await RocksDbBackend.open(db.dir, {});
+  try {
+    await fn(db2);
+  } finally {
+    await db2.close();
+  }
+}
+
 describe('RocksDB row cache', () => {
   it('serves reads of written and read keys and stays coherent with writes, deletes and drops', async () => {
     await withDb({}, async (db) => {
@@ -109,19 +120,14 @@ describe('RocksDB row cache', () => {
   it('a read issued before a write never caches the older value over it', async () => {
     await withDb({}, async (db) => {
       await db.put(k('k'), k('old'));
-      // evict nothing, but make the key cold: a fresh backend on the same data
-      const dir = db.dir;
-      await db.close();
-      const db2 = await RocksDbBackend.open(dir, {});
-      try {
+      // evict nothing, but make the key cold
+      await reopened(db, async (db2) => {
         const read = db2.get(k('k'));
         const write = db2.put(k('k'), k('new'));
         assert.equal((await read)?.toString(), 'old');
         await write;
         assert.equal((await db2.get(k('k')))?.toString(), 'new');
-      } finally {
-        await db2.close();
-      }
+      });
     });
   });
 
@@ -129,10 +135,7 @@ describe('RocksDB row cache', () => {
     await withDb({}, async (db) => {
       await db.put(k('c1'), k('one'));
       await db.put(k('c2'), k('two'));
-      const dir = db.dir;
-      await db.close();
-      const db2 = await RocksDbBackend.open(dir, {});
-      try {
+      await reopened(db, async (db2) => {
         // both reads go to the database in one batch; writes are issued while they are queued
         const r1 = db2.get(k('c1'));
         const r2 = db2.get(k('c2'));
@@ -143,9 +146,7 @@ describe('RocksDB row cache', () => {
         await Promise.all([other, own]);
         assert.equal(db2.peekCached('c1')?.value.toString(), 'one', 'a busy backend still caches what it reads');
         assert.equal(db2.peekCached('c2')?.value.toString(), 'TWO', 'the write, not the read it overtook');
-      } finally {
-        await db2.close();
-      }
+      });
     });
   });
 

@@ -49,59 +49,52 @@ async function waitReady(httpPort: string): Promise<void> {
   throw new Error('node did not become ready');
 }
 
+/** Starts a node with `args` (as ports() lays them out) and connects a client once it is ready. */
+async function startConnected(args: string[]): Promise<{ node: ReturnType<typeof startNode>; redis: Redis }> {
+  const node = startNode(args);
+  await waitReady(args[args.indexOf('--http-port') + 1]!);
+  const redis = new Redis({ port: Number(args[args.indexOf('--resp-port') + 1]), host: '127.0.0.1', lazyConnect: true });
+  await redis.connect();
+  return { node, redis };
+}
+
 describe('rkv start lifecycle', () => {
   it('keeps a value across SIGTERM and restart, exiting 0 each time', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'rkv-start-'));
     const args = [...(await ports()), '--data-dir', dataDir, '--ring-size', '16'];
-    const httpPort = args[3]!;
-    const respPort = Number(args[1]);
-    let node = startNode(args);
-    await waitReady(httpPort);
-    const r1 = new Redis({ port: respPort, host: '127.0.0.1', lazyConnect: true });
-    await r1.connect();
-    assert.equal(await r1.set('foo', '42'), 'OK');
-    r1.disconnect();
-    node.child.kill('SIGTERM');
-    assert.equal(await node.exited, 0);
+    const first = await startConnected(args);
+    assert.equal(await first.redis.set('foo', '42'), 'OK');
+    first.redis.disconnect();
+    first.node.child.kill('SIGTERM');
+    assert.equal(await first.node.exited, 0);
 
-    node = startNode(args);
-    await waitReady(httpPort);
-    const r2 = new Redis({ port: respPort, host: '127.0.0.1', lazyConnect: true });
-    await r2.connect();
-    assert.equal(await r2.get('foo'), '42');
-    r2.disconnect();
-    node.child.kill('SIGINT');
-    assert.equal(await node.exited, 0);
+    const again = await startConnected(args);
+    assert.equal(await again.redis.get('foo'), '42');
+    again.redis.disconnect();
+    again.node.child.kill('SIGINT');
+    assert.equal(await again.node.exited, 0);
   });
 
   it('keeps every acknowledged SET when killed with SIGKILL right after the replies', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'rkv-start-'));
     const args = [...(await ports()), '--data-dir', dataDir, '--ring-size', '16', '--n-val', '3'];
-    const httpPort = args[3]!;
-    const respPort = Number(args[1]);
-    let node = startNode(args);
-    await waitReady(httpPort);
-    const r1 = new Redis({ port: respPort, host: '127.0.0.1', lazyConnect: true });
-    await r1.connect();
+    const first = await startConnected(args);
     // distinct keys, and one hot key rewritten many times while its earlier writes are still in flight
-    const p = r1.pipeline();
+    const p = first.redis.pipeline();
     for (let i = 0; i < 300; i++) p.set(`key:${i}`, `value ${i}`).set('hot', `hot ${i}`);
     const replies = (await p.exec())!;
     assert.ok(replies.every(([err, r]) => err === null && r === 'OK'));
-    node.child.kill('SIGKILL');
-    await node.exited;
-    r1.disconnect();
+    first.node.child.kill('SIGKILL');
+    await first.node.exited;
+    first.redis.disconnect();
 
-    node = startNode(args);
-    await waitReady(httpPort);
-    const r2 = new Redis({ port: respPort, host: '127.0.0.1', lazyConnect: true });
-    await r2.connect();
-    const values = await r2.mget(...Array.from({ length: 300 }, (_, i) => `key:${i}`));
+    const again = await startConnected(args);
+    const values = await again.redis.mget(...Array.from({ length: 300 }, (_, i) => `key:${i}`));
     assert.deepEqual(values, Array.from({ length: 300 }, (_, i) => `value ${i}`));
-    assert.equal(await r2.get('hot'), 'hot 299');
-    r2.disconnect();
-    node.child.kill('SIGTERM');
-    assert.equal(await node.exited, 0);
+    assert.equal(await again.redis.get('hot'), 'hot 299');
+    again.redis.disconnect();
+    again.node.child.kill('SIGTERM');
+    assert.equal(await again.node.exited, 0);
   });
 
   it('refuses a data dir created with another ring size', async () => {
