@@ -24,13 +24,29 @@ export const STORAGE_KEY_HEADER = 9;
 
 export function encodeStorageKey(k: StorageKey): Buffer {
   const out = Buffer.allocUnsafe(STORAGE_KEY_HEADER + k.bucket.length + k.key.length);
-  out.writeUInt8(k.ringLog2, 0);
-  out.writeUInt16BE(k.partition, 1);
-  out.writeUInt32BE(k.hash32, 3);
-  out.writeUInt16BE(k.bucket.length, 7);
-  k.bucket.copy(out, STORAGE_KEY_HEADER);
-  k.key.copy(out, STORAGE_KEY_HEADER + k.bucket.length);
+  writeStorageKey(out, k.ringLog2, k.partition, k.hash32, k.bucket, k.key);
   return out;
+}
+
+/** The layout above, written at the start of `out` (long enough); returns its length. */
+function writeStorageKey(out: Buffer, ringLog2: number, partition: number, hash32: number, bucket: Buffer, key: Buffer): number {
+  if (!(ringLog2 >= 0 && ringLog2 <= 0xff && Number.isInteger(ringLog2))) throw new RangeError(`ring size log2 ${ringLog2} out of range`);
+  if (!(partition >= 0 && partition <= 0xffff && Number.isInteger(partition))) throw new RangeError(`partition ${partition} out of range`);
+  if (!(hash32 >= 0 && hash32 <= 0xffffffff && Number.isInteger(hash32))) throw new RangeError(`hash ${hash32} out of range`);
+  const bl = bucket.length;
+  if (bl > 0xffff) throw new RangeError(`bucket of ${bl} bytes is longer than 65535`);
+  out[0] = ringLog2;
+  out[1] = partition >>> 8;
+  out[2] = partition & 0xff;
+  out[3] = hash32 >>> 24;
+  out[4] = (hash32 >>> 16) & 0xff;
+  out[5] = (hash32 >>> 8) & 0xff;
+  out[6] = hash32 & 0xff;
+  out[7] = bl >>> 8;
+  out[8] = bl & 0xff;
+  out.set(bucket, STORAGE_KEY_HEADER);
+  out.set(key, STORAGE_KEY_HEADER + bl);
+  return STORAGE_KEY_HEADER + bl + key.length;
 }
 
 export function decodeStorageKey(buf: Buffer): StorageKey {
@@ -65,24 +81,9 @@ let scratch = Buffer.allocUnsafe(1024);
  * would be flattened again by every map lookup that hashes it).
  */
 export function storageKeyString(ringLog2: number, partition: number, hash32: number, bucket: Buffer, key: Buffer): string {
-  if (partition < 0 || partition > 0xffff || !Number.isInteger(partition)) throw new RangeError(`partition ${partition} out of range`);
-  const bl = bucket.length;
-  if (bl > 0xffff) throw new RangeError(`bucket of ${bl} bytes is longer than 65535`);
-  const n = STORAGE_KEY_HEADER + bl + key.length;
+  const n = STORAGE_KEY_HEADER + bucket.length + key.length;
   if (n > scratch.length) scratch = Buffer.allocUnsafe(Math.max(n, scratch.length * 2));
-  const out = scratch;
-  out[0] = ringLog2;
-  out[1] = partition >>> 8;
-  out[2] = partition & 0xff;
-  out[3] = hash32 >>> 24;
-  out[4] = (hash32 >>> 16) & 0xff;
-  out[5] = (hash32 >>> 8) & 0xff;
-  out[6] = hash32 & 0xff;
-  out[7] = bl >>> 8;
-  out[8] = bl & 0xff;
-  out.set(bucket, STORAGE_KEY_HEADER);
-  out.set(key, STORAGE_KEY_HEADER + bl);
-  return latin1(out, n);
+  return latin1(scratch, writeStorageKey(scratch, ringLog2, partition, hash32, bucket, key));
 }
 
 function prefix(ringLog2: number, partition: number, hash32: number): Buffer {
