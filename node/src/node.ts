@@ -21,7 +21,7 @@ import type { AdminApi } from './api/http/admin_api.js';
 import { Transport } from './cluster/transport.js';
 import { RingManager } from './cluster/ring_manager.js';
 import { clusterAdmin } from './cluster/admin.js';
-import { loadIdentity, prepareDataDir } from './node_identity.js';
+import { loadIdentity, markCleanShutdown, prepareDataDir } from './node_identity.js';
 
 export interface NodeDeps {
   logger?: Logger;
@@ -71,7 +71,7 @@ export async function startNode(cfg: NodeConfig, deps: NodeDeps = {}): Promise<R
   const now = deps.now ?? Date.now;
   const startedAt = now();
   await prepareDataDir(cfg.dataDir);
-  const identity = await loadIdentity(cfg.dataDir);
+  const identity = await loadIdentity(cfg.dataDir, { keepsData: cfg.backend !== 'memory' });
   const cleanups: (() => Promise<void>)[] = [];
   const cleanup = async () => {
     for (const fn of cleanups.reverse()) await fn().catch((e: Error) => logger.error({ err: e.message }, 'shutdown step failed'));
@@ -98,7 +98,15 @@ export async function startNode(cfg: NodeConfig, deps: NodeDeps = {}): Promise<R
     };
     const initialRing = await loadOrCreateRing(cfg, self);
     const backend: Backend = await openBackend(cfg.backend, cfg.dataDir, { sync: cfg.syncWrites });
-    cleanups.push(() => backend.close());
+    // runs after the close below (cleanups run in reverse), and only when it succeeded
+    let closed = false;
+    cleanups.push(async () => {
+      if (closed) await markCleanShutdown(cfg.dataDir, identity);
+    });
+    cleanups.push(async () => {
+      await backend.close();
+      closed = true;
+    });
     // peers must stop reaching our vnodes before the backend closes (close is idempotent)
     cleanups.push(() => transport.close());
 
@@ -110,7 +118,7 @@ export async function startNode(cfg: NodeConfig, deps: NodeDeps = {}): Promise<R
       onGossipRound: () => metrics.gossipRounds.inc(),
       ...(deps.gossipIntervalMs ? { gossipIntervalMs: deps.gossipIntervalMs } : {}),
     });
-    const vnodes = new VnodeManager(backend, () => ringManager.current.ringSize, identity.incarnation);
+    const vnodes = new VnodeManager(backend, () => ringManager.current.ringSize, identity);
     const buckets = new BucketRegistry(() => ringManager.current.bucketProps, cfg.bucketDefaults, async (bucket, props) => {
       await ringManager.claimantOp({ op: 'bucket_props', bucket, props: { ...props } });
     });

@@ -1,5 +1,6 @@
 import type { Backend } from '../backend/backend.js';
 import { log2RingSize } from '../ring/chash.js';
+import { vnodeName, type NodeIdentity } from '../node_identity.js';
 import { Vnode } from './vnode.js';
 
 /**
@@ -16,8 +17,8 @@ export class VnodeManager {
     private readonly backend: Backend,
     /** the current ring size (changes when a resize completes) */
     private readonly currentSize: () => number,
-    /** identifies this node's data incarnation in DVV actors */
-    private readonly incarnation: string,
+    /** names the vnodes' DVV actors; their generations move on as vnodes drop their data */
+    private readonly identity: Pick<NodeIdentity, 'epoch' | 'generations'>,
   ) {}
 
   get ringSize(): number {
@@ -30,7 +31,14 @@ export class VnodeManager {
     let v = this.vnodes.get(id);
     if (!v) {
       // the actor names the ring size too: partition 5 of a 64 ring and of a 128 ring are different replicas
-      v = new Vnode(partition, log, this.backend, `${this.incarnation}.${log}.${partition}`);
+      const name = vnodeName(log, partition);
+      const generations = this.identity.generations;
+      const prefix = `${this.identity.epoch}.${name}`;
+      v = new Vnode(partition, log, this.backend, {
+        generation: generations[name] ?? 0,
+        actorOf: (g) => (g === 0 ? prefix : `${prefix}.${g}`),
+        onNewGeneration: (g) => (generations[name] = g),
+      });
       this.vnodes.set(id, v);
     }
     return v;

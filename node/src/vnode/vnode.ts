@@ -56,6 +56,15 @@ export interface ObjectVisitor {
  * the node's backend whose keys start with its (ring size, partition) prefix and
  * is the only writer of that slice.
  */
+/** How a vnode names its DVV actor: one name per generation, a new generation whenever it drops its data. */
+export interface VnodeActors {
+  /** the generation to start at */
+  generation: number;
+  actorOf(generation: number): string;
+  /** told every generation reached, so a restart can go on from it */
+  onNewGeneration(generation: number): void;
+}
+
 export class Vnode {
   private readonly lock = new KeyLock();
   /** set when the backend can run a read-modify-write synchronously (memory) */
@@ -75,14 +84,19 @@ export class Vnode {
   /** bumped by every write issued: an emptiness seen by a backend call that overlapped one is not kept */
   private writes = 0;
 
+  /** DVV actor for the writes this vnode coordinates (see VnodeActors) */
+  actor: string;
+  private generation: number;
+
   constructor(
     readonly partition: number,
     private readonly ringLog2: number,
     private readonly backend: Backend,
-    /** DVV actor for writes this vnode coordinates: node incarnation + partition */
-    readonly actor: string,
+    private readonly actors: VnodeActors,
   ) {
     this.sync = syncPointAccess(backend);
+    this.generation = actors.generation;
+    this.actor = actors.actorOf(this.generation);
   }
 
   /**
@@ -419,10 +433,27 @@ export class Vnode {
     return empty;
   }
 
+  /**
+   * Deletes every key of the vnode. The actor moves to a new generation
+   * before (a write coordinated while the range goes may find its key
+   * already gone) and after (such a write may be gone too): the next counter
+   * of a key comes from what the vnode stores, so an actor whose data is lost
+   * would issue dots other replicas have already seen.
+   */
   async drop(): Promise<void> {
     const seq = this.writes;
-    await this.backend.dropRange(vnodeRange(this.ringLog2, this.partition));
+    this.nextGeneration();
+    try {
+      await this.backend.dropRange(vnodeRange(this.ringLog2, this.partition));
+    } finally {
+      this.nextGeneration();
+    }
     if (seq === this.writes) this.absentAfter = NOTHING_STORED;
+  }
+
+  private nextGeneration(): void {
+    this.actor = this.actors.actorOf(++this.generation);
+    this.actors.onNewGeneration(this.generation);
   }
 
   private wrote(): void {

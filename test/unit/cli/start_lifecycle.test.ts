@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { createServer, type AddressInfo } from 'node:net';
 import { Redis } from 'ioredis';
 import { freePort } from '../../support/free_port.js';
+import { decodeContext } from '../../../node/src/object/codec.js';
 
 /**
  * `rkv start` as a user runs it: a real process, a RocksDB data dir, clean
@@ -58,18 +59,29 @@ async function startConnected(args: string[]): Promise<{ node: ReturnType<typeof
   return { node, redis };
 }
 
+/** The actors in the causal context an HTTP write of one fixed key answers with, and their counters. */
+async function writeClock(args: string[]): Promise<Record<string, number>> {
+  const res = await fetch(`http://127.0.0.1:${args[args.indexOf('--http-port') + 1]}/buckets/b/keys/actors`, { method: 'PUT', body: 'x' });
+  assert.equal(res.status, 204);
+  return { ...decodeContext(res.headers.get('x-riak-vclock') ?? undefined) };
+}
+
 describe('rkv start lifecycle', () => {
   it('keeps a value across SIGTERM and restart, exiting 0 each time', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'rkv-start-'));
     const args = [...(await ports()), '--data-dir', dataDir, '--ring-size', '16'];
     const first = await startConnected(args);
     assert.equal(await first.redis.set('foo', '42'), 'OK');
+    const before = await writeClock(args);
     first.redis.disconnect();
     first.node.child.kill('SIGTERM');
     assert.equal(await first.node.exited, 0);
 
     const again = await startConnected(args);
     assert.equal(await again.redis.get('foo'), '42');
+    // after a clean shutdown the node's writes go on under the same DVV actors (clocks do not grow)
+    const [actor] = Object.keys(before);
+    assert.deepEqual(await writeClock(args), { [actor!]: 2 });
     again.redis.disconnect();
     again.node.child.kill('SIGINT');
     assert.equal(await again.node.exited, 0);
@@ -84,6 +96,7 @@ describe('rkv start lifecycle', () => {
     for (let i = 0; i < 300; i++) p.set(`key:${i}`, `value ${i}`).set('hot', `hot ${i}`);
     const replies = (await p.exec())!;
     assert.ok(replies.every(([err, r]) => err === null && r === 'OK'));
+    const before = await writeClock(args);
     first.node.child.kill('SIGKILL');
     await first.node.exited;
     first.redis.disconnect();
@@ -92,6 +105,11 @@ describe('rkv start lifecycle', () => {
     const values = await again.redis.mget(...Array.from({ length: 300 }, (_, i) => `key:${i}`));
     assert.deepEqual(values, Array.from({ length: 300 }, (_, i) => `value ${i}`));
     assert.equal(await again.redis.get('hot'), 'hot 299');
+    // after a crash a write may have reached other replicas and not the disk: the node writes as new actors
+    const after = await writeClock(args);
+    const [actor] = Object.keys(before);
+    assert.equal(after[actor!], 1);
+    assert.equal(Object.keys(after).length, 2, `a new actor besides ${actor}: ${JSON.stringify(after)}`);
     again.redis.disconnect();
     again.node.child.kill('SIGTERM');
     assert.equal(await again.node.exited, 0);

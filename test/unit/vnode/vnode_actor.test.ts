@@ -1,0 +1,105 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { openBackend } from '../../../node/src/backend/open.js';
+import type { Backend } from '../../../node/src/backend/backend.js';
+import { VnodeManager } from '../../../node/src/vnode/manager.js';
+import type { BKey } from '../../../node/src/vnode/vnode.js';
+import { mergeObjects, type Content } from '../../../node/src/object/object.js';
+import { loadIdentity, markCleanShutdown, type NodeIdentity } from '../../../node/src/node_identity.js';
+
+const content = (v: string, lastModified: number): Content => ({ value: Buffer.from(v), contentType: 'text/plain', lastModified, deleted: false });
+const bkey: BKey = { bucket: Buffer.from('default'), key: Buffer.from('register'), hash32: 0x2468ace0 };
+
+async function tempDir(t: { after(fn: () => Promise<void>): void }): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'rkv-actor-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+for (const kind of ['memory', 'rocksdb'] as const) {
+  describe(`vnode actors (${kind})`, () => {
+    it('a register a fallback wrote to, handed off, dropped and wrote to again reads back its last write', async (t) => {
+      // three nodes' copies of one partition (last-write-wins): b and c primaries, a fallback on node f
+      const backends: Backend[] = [];
+      const node = async (epoch: string) => {
+        const backend = await openBackend(kind, await tempDir(t));
+        backends.push(backend);
+        return new VnodeManager(backend, () => 16, { epoch, generations: {} }).vnode(3);
+      };
+      t.after(async () => {
+        for (const b of backends) await b.close();
+      });
+      const [f, b, c] = [await node('f'), await node('b'), await node('c')];
+      const first = await f.coordinatePut(bkey, content('v1', 1), undefined, true);
+      await b.mergePut(bkey, first, true);
+      const second = await c.coordinatePut(bkey, content('v2', 2), undefined, true);
+      // the fallback's copy went to its owner (above) and was dropped; then a replica write reached it
+      const actorBefore = f.actor;
+      await f.drop();
+      assert.notEqual(f.actor, actorBefore, 'a vnode that dropped its data coordinates as a new actor');
+      await f.mergePut(bkey, second, true);
+      const third = await f.coordinatePut(bkey, content('v3', 3), undefined, true);
+      await c.mergePut(bkey, (await b.get(bkey))!, true);
+
+      // a read merging f's and c's copies: with f's old actor, each covered the other's value and the register read as absent
+      const merged = mergeObjects((await f.get(bkey))!, (await c.get(bkey))!);
+      assert.deepEqual(merged.siblings.map((s) => s.value.toString()), ['v3']);
+      assert.deepEqual(merged.siblings.map((s) => s.dot), third.siblings.map((s) => s.dot));
+    });
+  });
+}
+
+describe('node identity', () => {
+  const mints = () => {
+    let n = 0;
+    return () => `m${++n}`;
+  };
+
+  it('keeps the actors epoch and the vnode generations across a clean shutdown only', async (t) => {
+    const dir = await tempDir(t);
+    const mint = mints();
+    const first = await loadIdentity(dir, { mint });
+    assert.deepEqual(first, { incarnation: 'm1', epoch: 'm2', generations: {} });
+    const backend = await openBackend('memory', dir);
+    const v = new VnodeManager(backend, () => 16, first).vnode(5);
+    assert.equal(v.actor, 'm2.4.5');
+    await v.drop();
+    assert.equal(v.actor, 'm2.4.5.2');
+    await markCleanShutdown(dir, first);
+
+    const second = await loadIdentity(dir, { mint });
+    assert.deepEqual(second, { incarnation: 'm1', epoch: 'm2', generations: { '4.5': 2 } });
+    assert.equal(new VnodeManager(backend, () => 16, second).vnode(5).actor, 'm2.4.5.2', 'a restart goes on from the generation reached');
+    // no clean shutdown of this run: the next one is a crash recovery
+    const third = await loadIdentity(dir, { mint });
+    assert.deepEqual(third, { incarnation: 'm1', epoch: 'm3', generations: {} });
+    assert.equal(new VnodeManager(backend, () => 16, third).vnode(5).actor, 'm3.4.5');
+  });
+
+  it('takes a new epoch at every start of a backend that keeps no data', async (t) => {
+    const dir = await tempDir(t);
+    const mint = mints();
+    const first = await loadIdentity(dir, { mint, keepsData: false });
+    await markCleanShutdown(dir, first);
+    assert.notEqual((await loadIdentity(dir, { mint, keepsData: false })).epoch, first.epoch);
+  });
+
+  it('reads a data dir written before epochs existed, keeping its incarnation', async (t) => {
+    const dir = await tempDir(t);
+    await writeFile(join(dir, 'node.json'), JSON.stringify({ incarnation: 'old1' }));
+    const id: NodeIdentity = await loadIdentity(dir, { mint: mints() });
+    assert.deepEqual(id, { incarnation: 'old1', epoch: 'm1', generations: {} });
+    assert.equal(JSON.parse(await readFile(join(dir, 'node.json'), 'utf8')).clean, false);
+  });
+
+  it('refuses an identity file that is not one, naming it', async (t) => {
+    const dir = await tempDir(t);
+    await writeFile(join(dir, 'node.json'), '{"incar');
+    await assert.rejects(loadIdentity(dir), /node identity file .*node\.json is unreadable/);
+    await writeFile(join(dir, 'node.json'), '{"epoch":"x"}');
+    await assert.rejects(loadIdentity(dir), /node identity file .*node\.json has no incarnation/);
+  });
+});
