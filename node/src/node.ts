@@ -100,8 +100,11 @@ export async function startNode(cfg: NodeConfig, deps: NodeDeps = {}): Promise<R
     const backend: Backend = await openBackend(cfg.backend, cfg.dataDir, { sync: cfg.syncWrites });
     // runs after the close below (cleanups run in reverse), and only when it succeeded
     let closed = false;
+    const started: { vnodes?: VnodeManager } = {};
     cleanups.push(async () => {
-      if (closed) await markCleanShutdown(cfg.dataDir, identity);
+      if (!closed) return;
+      started.vnodes?.recordCounters();
+      await markCleanShutdown(cfg.dataDir, identity);
     });
     cleanups.push(async () => {
       await backend.close();
@@ -119,6 +122,7 @@ export async function startNode(cfg: NodeConfig, deps: NodeDeps = {}): Promise<R
       ...(deps.gossipIntervalMs ? { gossipIntervalMs: deps.gossipIntervalMs } : {}),
     });
     const vnodes = new VnodeManager(backend, () => ringManager.current.ringSize, identity);
+    started.vnodes = vnodes;
     const buckets = new BucketRegistry(() => ringManager.current.bucketProps, cfg.bucketDefaults, async (bucket, props) => {
       await ringManager.claimantOp({ op: 'bucket_props', bucket, props: { ...props } });
     });

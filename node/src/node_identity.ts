@@ -17,7 +17,9 @@ import { join } from 'node:path';
  *   that keeps nothing (memory);
  * - after a vnode drops its data (a finished handoff): the vnode's generation
  *   goes up (Vnode.drop), and the generations are kept here across a clean
- *   shutdown so a restart does not go back to one already used.
+ *   shutdown so a restart does not go back to one already used;
+ * - after a key is reaped: a new dot is above every counter the vnode issued
+ *   before (for any key), kept here across a clean shutdown too.
  * Riak does the same with vnode ids cleared on delete and counter leases.
  */
 export interface NodeIdentity {
@@ -27,12 +29,15 @@ export interface NodeIdentity {
   epoch: string;
   /** actor generation of every vnode that dropped its data in this epoch, by vnodeName */
   generations: Record<string, number>;
+  /** the last dot counter each vnode issued in this epoch, by vnodeName (every new dot is above it) */
+  counters: Record<string, number>;
 }
 
 interface IdentityFile {
   incarnation: string;
   epoch?: string;
   generations?: Record<string, number>;
+  counters?: Record<string, number>;
   /** written true by a clean shutdown, false at start */
   clean?: boolean;
 }
@@ -78,6 +83,7 @@ export async function loadIdentity(dir: string, opts: { keepsData?: boolean; min
     incarnation: stored?.incarnation ?? mint(),
     epoch: resume ? stored!.epoch! : mint(),
     generations: resume ? { ...stored!.generations } : {},
+    counters: resume ? { ...stored!.counters } : {},
   };
   await save(dir, id, false);
   return id;
@@ -90,7 +96,7 @@ export function markCleanShutdown(dir: string, id: NodeIdentity): Promise<void> 
 
 async function save(dir: string, id: NodeIdentity, clean: boolean): Promise<void> {
   const file = join(dir, 'node.json');
-  const body: IdentityFile = { incarnation: id.incarnation, epoch: id.epoch, generations: id.generations, clean };
+  const body: IdentityFile = { incarnation: id.incarnation, epoch: id.epoch, generations: id.generations, counters: id.counters, clean };
   // written aside, synced and renamed: neither a crash mid-write nor a power loss may leave a
   // broken file, or an old one that says clean after a crash
   const fh = await open(`${file}.tmp`, 'w');

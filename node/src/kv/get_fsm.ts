@@ -1,4 +1,4 @@
-import { dominates, isTombstone, liveSiblings, mergeObjects, resolveLastWriteWins, type RkvObject } from '../object/object.js';
+import { dominates, isTombstone, lastWriteWinsHolds, liveSiblings, mergeReplicas, resolveLastWriteWins, type RkvObject } from '../object/object.js';
 import type { BKey } from '../vnode/vnode.js';
 import type { Metrics } from '../api/metrics.js';
 import type { Target } from './preflist.js';
@@ -19,8 +19,10 @@ export function getResult(obj: RkvObject | undefined, lww: boolean, now: number,
 }
 
 /** True when a replica's answer already holds everything of the merged object (no read repair needed). */
-export function upToDate(replica: RkvObject | undefined, merged: RkvObject): boolean {
-  return replica !== undefined && (replica === merged || dominates(replica, merged));
+export function upToDate(replica: RkvObject | undefined, merged: RkvObject, lww: boolean): boolean {
+  if (replica === undefined) return false;
+  if (replica === merged) return true;
+  return lww ? lastWriteWinsHolds(replica, merged) : dominates(replica, merged);
 }
 
 export interface GetRequest {
@@ -116,7 +118,7 @@ export class GetFsm extends Deadline {
     this.outstanding--;
     if (obj) {
       slot.obj = obj;
-      this.acc = this.acc ? mergeObjects(this.acc, obj) : obj;
+      this.acc = this.acc ? mergeReplicas(this.acc, obj, this.req.lww) : obj;
     }
     countReply(this.counts, ok, slot.target.primary);
     if (!this.replied) {
@@ -160,7 +162,7 @@ export class GetFsm extends Deadline {
     if (!merged) return;
     if (this.req.onTombstone && merged.siblings.every((s) => s.deleted) && this.slots.every((s) => s.ok && s.target.primary)) this.req.onTombstone();
     for (const s of this.slots) {
-      if (!s.ok || upToDate(s.obj, merged)) continue;
+      if (!s.ok || upToDate(s.obj, merged, this.req.lww)) continue;
       this.metrics.readRepairs.inc();
       this.router.mergePut(s.target, this.req.bkey, merged, this.req.lww).catch(() => undefined);
     }

@@ -6,7 +6,7 @@ import type { Content, RkvObject } from '../object/object.js';
 import type { VClock } from '../object/vclock.js';
 import type { BKey } from '../vnode/vnode.js';
 import { validateProps, type BucketRegistry } from './buckets.js';
-import { mergeObjects } from '../object/object.js';
+import { mergeReplicas } from '../object/object.js';
 import { GetFsm, getResult, upToDate } from './get_fsm.js';
 import { preflist, type Target } from './preflist.js';
 import { PutFsm } from './put_fsm.js';
@@ -137,6 +137,7 @@ export class KvService implements KvApi {
     resolveQuorum('pr', opts.pr ?? props.pr, n);
     const targets = this.targets(bkey, n);
     if (targets.length < n) return undefined;
+    const lww = !props.allow_mult || props.last_write_wins;
     let merged: RkvObject | undefined;
     let objs: (RkvObject | undefined)[] | undefined;
     for (let i = 0; i < targets.length; i++) {
@@ -147,14 +148,14 @@ export class KvService implements KvApi {
       if (read === undefined) return undefined;
       const obj = read ?? undefined;
       if (n > 1) (objs ??= []).push(obj);
-      if (obj !== undefined) merged = merged === undefined ? obj : mergeObjects(merged, obj);
+      if (obj !== undefined) merged = merged === undefined ? obj : mergeReplicas(merged, obj, lww);
     }
     if (merged !== undefined) {
-      if (objs !== undefined && !objs.every((o) => upToDate(o, merged))) return undefined;
+      if (objs !== undefined && !objs.every((o) => upToDate(o, merged, lww))) return undefined;
       // every primary answered with the same tombstone: the moment to reap it, as the coordinator would
       if (merged.siblings.every((s) => s.deleted)) this.scheduleReap(bucket, key, opts.n_val);
     }
-    const result = getResult(merged, !props.allow_mult || props.last_write_wins, this.d.now(), this.d.metrics);
+    const result = getResult(merged, lww, this.d.now(), this.d.metrics);
     const end = this.observe('get', result.found ? 'ok' : 'notfound', start);
     if (timing !== undefined) timing.end = end;
     return result;

@@ -59,11 +59,20 @@ function sortSiblings(s: Sibling[]): Sibling[] {
 /**
  * A coordinated write on the vnode `actor`: siblings the client has seen
  * (covered by `context`) are replaced by the new content; concurrent ones stay.
+ * The new dot's counter is above `floor` too: the last counter the actor
+ * issued for any key, so a key the vnode no longer holds (a reaped tombstone
+ * that another replica kept) cannot get a dot that replica has already seen.
  */
-export function applyWrite(local: RkvObject | undefined, context: VClock, content: Content, actor: string): RkvObject {
+export function applyWrite(local: RkvObject | undefined, context: VClock, content: Content, actor: string, floor = 0): RkvObject {
   const base = local ?? { clock: {}, siblings: [] };
-  const counter = Math.max(base.clock[actor] ?? 0, context[actor] ?? 0) + 1;
+  const counter = Math.max(base.clock[actor] ?? 0, context[actor] ?? 0, floor) + 1;
   const kept = base.siblings.filter((s) => !covered(s.dot, context));
+  // Later than every sibling this replica holds (by a millisecond when the coordinator's clock is behind
+  // or the same): a write that supersedes a value is then also the newer one by time, so last-write-wins
+  // never prefers the value it replaced (mergeLastWriteWins).
+  let at = content.lastModified;
+  for (const s of base.siblings) if (s.lastModified >= at) at = s.lastModified + 1;
+  if (at !== content.lastModified) content = { ...content, lastModified: at };
   // the common write carries the stored object's own clock as context: nothing to merge then
   const clock = (context === base.clock ? { ...context } : mergeClocks(base.clock, context)) as Record<string, number>;
   const known = actor in clock;
@@ -112,6 +121,49 @@ function succeeds(b: RkvObject, a: RkvObject): boolean {
   return descends(b.clock, a.clock);
 }
 
+/**
+ * Merge of two replicas of a last-write-wins key: the newest sibling of
+ * either (lastModified, then dot), under both clocks. Resolving the causal
+ * merge instead would not do: each replica may have dropped the other's value,
+ * one as superseded and the other as older, and the causal merge of the two
+ * is then no value at all (a register reading as absent). This is a join, so
+ * replicas converge whatever the order of merges; applyWrite keeps it from
+ * preferring a value over the write that replaced it.
+ */
+export function mergeLastWriteWins(a: RkvObject, b: RkvObject): RkvObject {
+  if (a === b) return a;
+  const sa = newest(a.siblings);
+  const sb = newest(b.siblings);
+  const winner = sa === undefined ? sb : sb === undefined || compareWrites(sa, sb) >= 0 ? sa : sb;
+  // one side already is the merge: the common replica write, building on what was stored
+  if (winner === sb && b.siblings.length === 1 && descends(b.clock, a.clock)) return b;
+  if (winner === sa && a.siblings.length === 1 && descends(a.clock, b.clock)) return a;
+  return { clock: mergeClocks(a.clock, b.clock), siblings: winner === undefined ? [] : [winner] };
+}
+
+/** The merge of two replicas as the bucket resolves siblings. */
+export function mergeReplicas(a: RkvObject, b: RkvObject, lww: boolean): RkvObject {
+  return lww ? mergeLastWriteWins(a, b) : mergeObjects(a, b);
+}
+
+/** Whether the last-write-wins merge of `a` and `b` is `a` (nothing to repair on a replica holding a). */
+export function lastWriteWinsHolds(a: RkvObject, b: RkvObject): boolean {
+  if (a === b) return true;
+  if (a.siblings.length !== 1 || !descends(a.clock, b.clock)) return false;
+  const sb = newest(b.siblings);
+  return sb === undefined || compareWrites(a.siblings[0]!, sb) >= 0;
+}
+
+function compareWrites(x: Sibling, y: Sibling): number {
+  return x.lastModified !== y.lastModified ? x.lastModified - y.lastModified : compareDots(x.dot, y.dot);
+}
+
+function newest(siblings: readonly Sibling[]): Sibling | undefined {
+  let best = siblings[0];
+  for (let i = 1; i < siblings.length; i++) if (compareWrites(siblings[i]!, best!) > 0) best = siblings[i];
+  return best;
+}
+
 function sameVersion(a: RkvObject, b: RkvObject): boolean {
   const n = a.siblings.length;
   if (n !== b.siblings.length || !clocksEqual(a.clock, b.clock)) return false;
@@ -122,13 +174,7 @@ function sameVersion(a: RkvObject, b: RkvObject): boolean {
 /** Last-write-wins among concurrent siblings: latest lastModified, ties broken by dot. */
 export function resolveLastWriteWins(obj: RkvObject): RkvObject {
   if (obj.siblings.length <= 1) return obj;
-  let best = obj.siblings[0]!;
-  for (const s of obj.siblings) {
-    if (s.lastModified > best.lastModified || (s.lastModified === best.lastModified && compareDots(s.dot, best.dot) > 0)) {
-      best = s;
-    }
-  }
-  return { clock: obj.clock, siblings: [best] };
+  return { clock: obj.clock, siblings: [newest(obj.siblings)!] };
 }
 
 export function isLive(s: Content, now: number): boolean {

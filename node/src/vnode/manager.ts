@@ -18,7 +18,7 @@ export class VnodeManager {
     /** the current ring size (changes when a resize completes) */
     private readonly currentSize: () => number,
     /** names the vnodes' DVV actors; their generations move on as vnodes drop their data */
-    private readonly identity: Pick<NodeIdentity, 'epoch' | 'generations'>,
+    private readonly identity: Pick<NodeIdentity, 'epoch' | 'generations' | 'counters'>,
   ) {}
 
   get ringSize(): number {
@@ -36,6 +36,7 @@ export class VnodeManager {
       const prefix = `${this.identity.epoch}.${name}`;
       v = new Vnode(partition, log, this.backend, {
         generation: generations[name] ?? 0,
+        issued: this.identity.counters[name] ?? 0,
         actorOf: (g) => (g === 0 ? prefix : `${prefix}.${g}`),
         onNewGeneration: (g) => (generations[name] = g),
       });
@@ -48,6 +49,13 @@ export class VnodeManager {
   async holdsRingSize(ringSize: number): Promise<boolean> {
     const log = log2RingSize(ringSize);
     return !(await this.backend.isEmpty({ gte: Buffer.from([log]), lt: Buffer.from([log + 1]) }));
+  }
+
+  /** Notes every vnode's last issued dot counter in the identity, for markCleanShutdown. */
+  recordCounters(): void {
+    for (const [id, v] of this.vnodes) {
+      if (v.lastIssued > 0) this.identity.counters[vnodeName(Math.floor(id / 65536), id % 65536)] = v.lastIssued;
+    }
   }
 
   get running(): number {

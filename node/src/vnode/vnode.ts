@@ -2,7 +2,7 @@ import { Buffer } from 'node:buffer';
 import type { Backend, BatchOp } from '../backend/backend.js';
 import { decodeStorageKey, encodeStorageKey, storageKeyString, vnodeRange } from '../backend/storage_key.js';
 import { decodeObject, encodeObject } from '../object/codec.js';
-import { applyWrite, mergeObjects, resolveLastWriteWins, type Content, type RkvObject } from '../object/object.js';
+import { applyWrite, mergeLastWriteWins, mergeObjects, resolveLastWriteWins, type Content, type RkvObject } from '../object/object.js';
 import { clocksEqual, type VClock } from '../object/vclock.js';
 import { KeyLock } from './key_lock.js';
 import { syncPointAccess, type MemoEntry, type SyncPointAccess } from '../backend/memory.js';
@@ -60,6 +60,8 @@ export interface ObjectVisitor {
 export interface VnodeActors {
   /** the generation to start at */
   generation: number;
+  /** the last dot counter the vnode issued before (kept across a clean shutdown) */
+  issued: number;
   actorOf(generation: number): string;
   /** told every generation reached, so a restart can go on from it */
   onNewGeneration(generation: number): void;
@@ -87,6 +89,8 @@ export class Vnode {
   /** DVV actor for the writes this vnode coordinates (see VnodeActors) */
   actor: string;
   private generation: number;
+  /** the last dot counter issued, for any key: every new dot is above it */
+  private issued: number;
 
   constructor(
     readonly partition: number,
@@ -97,6 +101,7 @@ export class Vnode {
     this.sync = syncPointAccess(backend);
     this.generation = actors.generation;
     this.actor = actors.actorOf(this.generation);
+    this.issued = actors.issued;
   }
 
   /**
@@ -173,16 +178,14 @@ export class Vnode {
   /** coordinatePut() in one synchronous step, given what writeReady returned in the same turn. */
   coordinatePutNow(b: BKey, current: MemoEntry | null, content: Content, context: VClock | undefined, lww: boolean): WrittenNow {
     return this.updateNow(b, current, (local) => {
-      const obj = applyWrite(local, context ?? local?.clock ?? {}, content, this.actor);
-      return lww ? resolveLastWriteWins(obj) : obj;
+      return this.coordinated(applyWrite(local, context ?? local?.clock ?? {}, content, this.actor, this.issued), lww);
     });
   }
 
   /** mergePut() in one synchronous step, given what writeReady returned in the same turn. */
   mergePutNow(b: BKey, current: MemoEntry | null, incoming: RkvObject, lww: boolean): WrittenNow {
     return this.updateNow(b, current, (local) => {
-      const obj = local ? mergeObjects(local, incoming) : incoming;
-      return lww ? resolveLastWriteWins(obj) : obj;
+      return mergedReplica(local, incoming, lww);
     });
   }
 
@@ -208,16 +211,14 @@ export class Vnode {
    */
   coordinatePut(b: BKey, content: Content, context: VClock | undefined, lww: boolean): Promise<RkvObject> {
     return this.update(b, (local) => {
-      const obj = applyWrite(local, context ?? local?.clock ?? {}, content, this.actor);
-      return lww ? resolveLastWriteWins(obj) : obj;
+      return this.coordinated(applyWrite(local, context ?? local?.clock ?? {}, content, this.actor, this.issued), lww);
     });
   }
 
   /** A replica write (from a coordinator, read repair or handoff): merged, never blindly overwritten. */
   mergePut(b: BKey, incoming: RkvObject, lww: boolean): Promise<RkvObject> {
     return this.update(b, (local) => {
-      const obj = local ? mergeObjects(local, incoming) : incoming;
-      return lww ? resolveLastWriteWins(obj) : obj;
+      return mergedReplica(local, incoming, lww);
     });
   }
 
@@ -278,8 +279,7 @@ export class Vnode {
         const local = stored?.[i];
         // decoded even when nothing merges with it: a replica that does not decode is refused, not stored
         const incoming = items[i]!.obj ?? decodeObject(raw!);
-        let obj = local ? mergeObjects(decodeObject(local), incoming) : incoming;
-        if (lww(bkey.bucket)) obj = resolveLastWriteWins(obj);
+        const obj = mergedReplica(local ? decodeObject(local) : undefined, incoming, lww(bkey.bucket));
         ops[i] = { type: 'put', key: sks[i]!, value: obj === incoming && raw !== undefined ? raw : encodeObject(obj) };
       }
       this.wrote();
@@ -451,6 +451,17 @@ export class Vnode {
     if (seq === this.writes) this.absentAfter = NOTHING_STORED;
   }
 
+  /** The object a coordinated write produced, last-write-wins resolved when asked, with its counter noted as issued. */
+  private coordinated(obj: RkvObject, lww: boolean): RkvObject {
+    this.issued = obj.clock[this.actor]!;
+    return lww ? resolveLastWriteWins(obj) : obj;
+  }
+
+  /** The last dot counter this vnode issued (what a clean shutdown keeps for the next start). */
+  get lastIssued(): number {
+    return this.issued;
+  }
+
   private nextGeneration(): void {
     this.actor = this.actors.actorOf(++this.generation);
     this.actors.onNewGeneration(this.generation);
@@ -460,6 +471,12 @@ export class Vnode {
     this.writes++;
     this.absentAfter = undefined;
   }
+}
+
+/** What a replica stores when `incoming` arrives: the merge the bucket asks for, one value if it resolves by last write. */
+function mergedReplica(local: RkvObject | undefined, incoming: RkvObject, lww: boolean): RkvObject {
+  if (!lww) return local ? mergeObjects(local, incoming) : incoming;
+  return local ? mergeLastWriteWins(local, incoming) : resolveLastWriteWins(incoming);
 }
 
 /**

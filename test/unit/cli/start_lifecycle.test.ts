@@ -81,7 +81,9 @@ describe('rkv start lifecycle', () => {
     assert.equal(await again.redis.get('foo'), '42');
     // after a clean shutdown the node's writes go on under the same DVV actors (clocks do not grow)
     const [actor] = Object.keys(before);
-    assert.deepEqual(await writeClock(args), { [actor!]: 2 });
+    const after = await writeClock(args);
+    assert.deepEqual(Object.keys(after), [actor]);
+    assert.ok(after[actor!]! > before[actor!]!);
     again.redis.disconnect();
     again.node.child.kill('SIGINT');
     assert.equal(await again.node.exited, 0);
@@ -108,7 +110,7 @@ describe('rkv start lifecycle', () => {
     // after a crash a write may have reached other replicas and not the disk: the node writes as new actors
     const after = await writeClock(args);
     const [actor] = Object.keys(before);
-    assert.equal(after[actor!], 1);
+    assert.equal(after[actor!], before[actor!]);
     assert.equal(Object.keys(after).length, 2, `a new actor besides ${actor}: ${JSON.stringify(after)}`);
     again.redis.disconnect();
     again.node.child.kill('SIGTERM');

@@ -21,33 +21,59 @@ async function tempDir(t: { after(fn: () => Promise<void>): void }): Promise<str
 
 for (const kind of ['memory', 'rocksdb'] as const) {
   describe(`vnode actors (${kind})`, () => {
-    it('a register a fallback wrote to, handed off, dropped and wrote to again reads back its last write', async (t) => {
-      // three nodes' copies of one partition (last-write-wins): b and c primaries, a fallback on node f
+    it('a fallback that wrote, was handed off, dropped and wrote again keeps both its writes apart', async (t) => {
+      // three nodes' copies of one partition of an allow_mult bucket: b and c primaries, a fallback on node f
       const backends: Backend[] = [];
       const node = async (epoch: string) => {
         const backend = await openBackend(kind, await tempDir(t));
         backends.push(backend);
-        return new VnodeManager(backend, () => 16, { epoch, generations: {} }).vnode(3);
+        return new VnodeManager(backend, () => 16, { epoch, generations: {}, counters: {} }).vnode(3);
       };
       t.after(async () => {
         for (const b of backends) await b.close();
       });
       const [f, b, c] = [await node('f'), await node('b'), await node('c')];
-      const first = await f.coordinatePut(bkey, content('v1', 1), undefined, true);
-      await b.mergePut(bkey, first, true);
-      const second = await c.coordinatePut(bkey, content('v2', 2), undefined, true);
+      const first = await f.coordinatePut(bkey, content('v1', 1), {}, false);
+      await b.mergePut(bkey, first, false);
+      const second = await c.coordinatePut(bkey, content('v2', 2), {}, false);
       // the fallback's copy went to its owner (above) and was dropped; then a replica write reached it
       const actorBefore = f.actor;
       await f.drop();
       assert.notEqual(f.actor, actorBefore, 'a vnode that dropped its data coordinates as a new actor');
-      await f.mergePut(bkey, second, true);
-      const third = await f.coordinatePut(bkey, content('v3', 3), undefined, true);
-      await c.mergePut(bkey, (await b.get(bkey))!, true);
+      await f.mergePut(bkey, second, false);
+      // a write that saw v2 and not v1: it replaces v2 and is concurrent with v1
+      await f.coordinatePut(bkey, content('v3', 3), second.clock, false);
+      await c.mergePut(bkey, (await b.get(bkey))!, false);
 
-      // a read merging f's and c's copies: with f's old actor, each covered the other's value and the register read as absent
+      // With f's old actor, v3 took v1's dot: the merge took them for one write and lost one of them.
       const merged = mergeObjects((await f.get(bkey))!, (await c.get(bkey))!);
-      assert.deepEqual(merged.siblings.map((s) => s.value.toString()), ['v3']);
-      assert.deepEqual(merged.siblings.map((s) => s.dot), third.siblings.map((s) => s.dot));
+      assert.deepEqual(merged.siblings.map((s) => s.value.toString()).sort(), ['v1', 'v3']);
+    });
+
+    it('a key re-created after its tombstone was reaped on one replica only is not hidden by the tombstone kept elsewhere', async (t) => {
+      const backends: Backend[] = [];
+      const node = async (epoch: string) => {
+        const backend = await openBackend(kind, await tempDir(t));
+        backends.push(backend);
+        return new VnodeManager(backend, () => 16, { epoch, generations: {}, counters: {} }).vnode(3);
+      };
+      t.after(async () => {
+        for (const b of backends) await b.close();
+      });
+      const [a, b] = [await node('a'), await node('b')];
+      await a.coordinatePut(bkey, content('v1', 1), undefined, false);
+      await a.coordinatePut(bkey, content('v2', 2), undefined, false);
+      const tombstone = await a.coordinatePut(bkey, { ...content('', 3), deleted: true }, undefined, false);
+      await b.mergePut(bkey, tombstone, false);
+      // the reap reached a, not b (it failed there): b keeps the tombstone
+      assert.equal(await a.reap(bkey, tombstone.clock), true);
+      assert.equal(await a.get(bkey), undefined);
+
+      const recreated = await a.coordinatePut(bkey, content('v4', 4), undefined, false);
+      await b.mergePut(bkey, recreated, false);
+      for (const replica of [await a.get(bkey), await b.get(bkey)]) {
+        assert.deepEqual(replica!.siblings.map((s) => s.value.toString()), ['v4']);
+      }
     });
   });
 }
@@ -62,20 +88,28 @@ describe('node identity', () => {
     const dir = await tempDir(t);
     const mint = mints();
     const first = await loadIdentity(dir, { mint });
-    assert.deepEqual(first, { incarnation: 'm1', epoch: 'm2', generations: {} });
+    assert.deepEqual(first, { incarnation: 'm1', epoch: 'm2', generations: {}, counters: {} });
     const backend = await openBackend('memory', dir);
     const v = new VnodeManager(backend, () => 16, first).vnode(5);
     assert.equal(v.actor, 'm2.4.5');
     await v.drop();
     assert.equal(v.actor, 'm2.4.5.2');
+    const manager = new VnodeManager(backend, () => 16, first);
+    await manager.vnode(5).coordinatePut(bkey, content('x', 1), undefined, true);
+    await manager.vnode(5).coordinatePut(bkey, content('y', 2), undefined, true);
+    manager.recordCounters();
     await markCleanShutdown(dir, first);
 
     const second = await loadIdentity(dir, { mint });
-    assert.deepEqual(second, { incarnation: 'm1', epoch: 'm2', generations: { '4.5': 2 } });
-    assert.equal(new VnodeManager(backend, () => 16, second).vnode(5).actor, 'm2.4.5.2', 'a restart goes on from the generation reached');
+    assert.deepEqual(second, { incarnation: 'm1', epoch: 'm2', generations: { '4.5': 2 }, counters: { '4.5': 2 } });
+    const restarted = new VnodeManager(backend, () => 16, second).vnode(5);
+    assert.equal(restarted.actor, 'm2.4.5.2', 'a restart goes on from the generation reached');
+    const other = { ...bkey, key: Buffer.from('another key') };
+    const written = await restarted.coordinatePut(other, content('z', 3), undefined, true);
+    assert.deepEqual(written.clock, { 'm2.4.5.2': 3 }, 'and above the counters issued before');
     // no clean shutdown of this run: the next one is a crash recovery
     const third = await loadIdentity(dir, { mint });
-    assert.deepEqual(third, { incarnation: 'm1', epoch: 'm3', generations: {} });
+    assert.deepEqual(third, { incarnation: 'm1', epoch: 'm3', generations: {}, counters: {} });
     assert.equal(new VnodeManager(backend, () => 16, third).vnode(5).actor, 'm3.4.5');
   });
 
@@ -91,7 +125,7 @@ describe('node identity', () => {
     const dir = await tempDir(t);
     await writeFile(join(dir, 'node.json'), JSON.stringify({ incarnation: 'old1' }));
     const id: NodeIdentity = await loadIdentity(dir, { mint: mints() });
-    assert.deepEqual(id, { incarnation: 'old1', epoch: 'm1', generations: {} });
+    assert.deepEqual(id, { incarnation: 'old1', epoch: 'm1', generations: {}, counters: {} });
     assert.equal(JSON.parse(await readFile(join(dir, 'node.json'), 'utf8')).clean, false);
   });
 
