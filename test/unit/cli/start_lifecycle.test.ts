@@ -1,4 +1,4 @@
-import { describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -31,9 +31,21 @@ function runToExit(args: string[]): { code: number | null; stderr: string } {
   return { code: res.status, stderr: res.stderr };
 }
 
+/** Nodes still running when the file ends (a test failed before stopping its own) are killed. */
+const running = new Set<ChildProcess>();
+after(() => {
+  for (const child of running) child.kill('SIGKILL');
+});
+
 function startNode(args: string[]): { child: ChildProcess; exited: Promise<number | null> } {
   const child = spawn(process.execPath, [MAIN, 'start', '--log-level', 'warn', ...args], { env: cleanEnv(), stdio: ['ignore', 'ignore', 'pipe'] });
-  const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+  running.add(child);
+  const exited = new Promise<number | null>((r) =>
+    child.on('exit', (code) => {
+      running.delete(child);
+      r(code);
+    }),
+  );
   return { child, exited };
 }
 
