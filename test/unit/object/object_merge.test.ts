@@ -176,6 +176,15 @@ describe('writes and siblings', () => {
     // written later causally, but with a clock that runs behind
     const later = applyWrite(b, b.clock, content('later', 5), 'a');
     assert.deepEqual(resolveLastWriteWins(mergeObjects(later, b)).siblings.map((s) => s.value.toString()), ['later']);
+    assert.deepEqual(mergeLastWriteWins(b, later).siblings.map((s) => s.value.toString()), ['later']);
+    assert.ok(later.siblings[0]!.lastModified > 20, 'stamped after the value it replaced');
+  });
+
+  it('a key rewritten a thousand times in one millisecond stays within that millisecond', () => {
+    let obj: RkvObject | undefined;
+    for (let i = 0; i < 1000; i++) obj = resolveLastWriteWins(applyWrite(obj, obj?.clock ?? {}, content(`v${i}`, 1_800_000_000_000), 'a'));
+    const at = obj!.siblings[0]!.lastModified;
+    assert.ok(at > 1_800_000_000_000 && at < 1_800_000_000_001, `last modified ${at}`);
   });
 
   it('tombstones and expired values read as absent but keep the clock', () => {
