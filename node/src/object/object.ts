@@ -67,10 +67,10 @@ export function applyWrite(local: RkvObject | undefined, context: VClock, conten
   const base = local ?? { clock: {}, siblings: [] };
   const counter = Math.max(base.clock[actor] ?? 0, context[actor] ?? 0, floor) + 1;
   const kept = base.siblings.filter((s) => !covered(s.dot, context));
-  // Later than every sibling this replica holds (by the least step a timestamp can take when the
-  // coordinator's clock is behind or the same): a write that supersedes a value is then also the newer one
-  // by time, so last-write-wins never prefers the value it replaced (mergeLastWriteWins). A sub-microsecond
-  // step keeps a key written thousands of times a millisecond from running ahead of the clock.
+  // Later than every sibling this replica holds (by a fraction of a microsecond when the coordinator's
+  // clock is behind or the same): a write that supersedes a value is then also the newer one by time, so
+  // last-write-wins never prefers the value it replaced (mergeLastWriteWins). A step that small keeps a
+  // key written thousands of times a millisecond from running ahead of the clock.
   let at = content.lastModified;
   for (const s of base.siblings) if (s.lastModified >= at) at = justAfter(s.lastModified);
   // the common write carries the stored object's own clock as context: nothing to merge then
@@ -90,7 +90,7 @@ function newSibling(content: Content, dot: Dot, lastModified: number): Sibling {
   return { value: content.value, contentType: content.contentType, lastModified, deleted: content.deleted, expiresAt: content.expiresAt, dot };
 }
 
-/** The least timestamp after `t` (ms since the epoch, a double): a fraction of a microsecond later. */
+/** A timestamp just after `t` (ms since the epoch, a double): a step of a few of its last bits, under a microsecond. */
 function justAfter(t: number): number {
   return t + Math.max(2 ** -12, Math.abs(t) * Number.EPSILON);
 }
