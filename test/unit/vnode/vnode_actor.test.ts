@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { openBackend } from '../../../node/src/backend/open.js';
 import type { Backend } from '../../../node/src/backend/backend.js';
 import { VnodeManager } from '../../../node/src/vnode/manager.js';
-import type { BKey } from '../../../node/src/vnode/vnode.js';
+import type { BKey, Vnode } from '../../../node/src/vnode/vnode.js';
 import { mergeObjects, type Content } from '../../../node/src/object/object.js';
 import { loadIdentity, markCleanShutdown, type NodeIdentity } from '../../../node/src/node_identity.js';
 
@@ -19,19 +19,24 @@ async function tempDir(t: { after(fn: () => Promise<void>): void }): Promise<str
   return dir;
 }
 
+/** Partition 3's vnode on a node of its own (a backend, an actor epoch), closed when the test ends. */
+function partitionOnNode(t: { after(fn: () => Promise<void>): void }, kind: 'memory' | 'rocksdb'): (epoch: string) => Promise<Vnode> {
+  const backends: Backend[] = [];
+  t.after(async () => {
+    for (const b of backends) await b.close();
+  });
+  return async (epoch) => {
+    const backend = await openBackend(kind, await tempDir(t));
+    backends.push(backend);
+    return new VnodeManager(backend, () => 16, { epoch, generations: {}, counters: {} }).vnode(3);
+  };
+}
+
 for (const kind of ['memory', 'rocksdb'] as const) {
   describe(`vnode actors (${kind})`, () => {
     it('a fallback that wrote, was handed off, dropped and wrote again keeps both its writes apart', async (t) => {
       // three nodes' copies of one partition of an allow_mult bucket: b and c primaries, a fallback on node f
-      const backends: Backend[] = [];
-      const node = async (epoch: string) => {
-        const backend = await openBackend(kind, await tempDir(t));
-        backends.push(backend);
-        return new VnodeManager(backend, () => 16, { epoch, generations: {}, counters: {} }).vnode(3);
-      };
-      t.after(async () => {
-        for (const b of backends) await b.close();
-      });
+      const node = partitionOnNode(t, kind);
       const [f, b, c] = [await node('f'), await node('b'), await node('c')];
       const first = await f.coordinatePut(bkey, content('v1', 1), {}, false);
       await b.mergePut(bkey, first, false);
@@ -51,15 +56,7 @@ for (const kind of ['memory', 'rocksdb'] as const) {
     });
 
     it('a key re-created after its tombstone was reaped on one replica only is not hidden by the tombstone kept elsewhere', async (t) => {
-      const backends: Backend[] = [];
-      const node = async (epoch: string) => {
-        const backend = await openBackend(kind, await tempDir(t));
-        backends.push(backend);
-        return new VnodeManager(backend, () => 16, { epoch, generations: {}, counters: {} }).vnode(3);
-      };
-      t.after(async () => {
-        for (const b of backends) await b.close();
-      });
+      const node = partitionOnNode(t, kind);
       const [a, b] = [await node('a'), await node('b')];
       await a.coordinatePut(bkey, content('v1', 1), undefined, false);
       await a.coordinatePut(bkey, content('v2', 2), undefined, false);
