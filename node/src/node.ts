@@ -103,7 +103,7 @@ export async function startNode(cfg: NodeConfig, deps: NodeDeps = {}): Promise<R
     const started: { vnodes?: VnodeManager } = {};
     cleanups.push(async () => {
       if (!closed) return;
-      started.vnodes?.recordCounters();
+      started.vnodes?.recordActors();
       await markCleanShutdown(cfg.dataDir, identity);
     });
     cleanups.push(async () => {

@@ -17,7 +17,7 @@ export class VnodeManager {
     private readonly backend: Backend,
     /** the current ring size (changes when a resize completes) */
     private readonly currentSize: () => number,
-    /** names the vnodes' DVV actors; their generations move on as vnodes drop their data */
+    /** names the vnodes' DVV actors (where each one's generation and counter start) */
     private readonly identity: Pick<NodeIdentity, 'epoch' | 'generations' | 'counters'>,
   ) {}
 
@@ -32,13 +32,11 @@ export class VnodeManager {
     if (!v) {
       // the actor names the ring size too: partition 5 of a 64 ring and of a 128 ring are different replicas
       const name = vnodeName(log, partition);
-      const generations = this.identity.generations;
       const prefix = `${this.identity.epoch}.${name}`;
       v = new Vnode(partition, log, this.backend, {
-        generation: generations[name] ?? 0,
+        generation: this.identity.generations[name] ?? 0,
         issued: this.identity.counters[name] ?? 0,
         actorOf: (g) => (g === 0 ? prefix : `${prefix}.${g}`),
-        onNewGeneration: (g) => (generations[name] = g),
       });
       this.vnodes.set(id, v);
     }
@@ -51,10 +49,13 @@ export class VnodeManager {
     return !(await this.backend.isEmpty({ gte: Buffer.from([log]), lt: Buffer.from([log + 1]) }));
   }
 
-  /** Notes every vnode's last issued dot counter in the identity, for markCleanShutdown. */
-  recordCounters(): void {
+  /** Notes where every vnode's actor stands (generation, last dot counter) in the identity, for markCleanShutdown. */
+  recordActors(): void {
     for (const [id, v] of this.vnodes) {
-      if (v.lastIssued > 0) this.identity.counters[vnodeName(Math.floor(id / 65536), id % 65536)] = v.lastIssued;
+      const name = vnodeName(Math.floor(id / 65536), id % 65536);
+      const { generation, issued } = v.actorState;
+      if (generation > 0) this.identity.generations[name] = generation;
+      if (issued > 0) this.identity.counters[name] = issued;
     }
   }
 

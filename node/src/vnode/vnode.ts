@@ -2,7 +2,7 @@ import { Buffer } from 'node:buffer';
 import type { Backend, BatchOp } from '../backend/backend.js';
 import { decodeStorageKey, encodeStorageKey, storageKeyString, vnodeRange } from '../backend/storage_key.js';
 import { decodeObject, encodeObject } from '../object/codec.js';
-import { applyWrite, mergeLastWriteWins, mergeObjects, resolveLastWriteWins, type Content, type RkvObject } from '../object/object.js';
+import { applyWrite, mergeReplicas, resolveLastWriteWins, type Content, type RkvObject } from '../object/object.js';
 import { clocksEqual, type VClock } from '../object/vclock.js';
 import { KeyLock } from './key_lock.js';
 import { syncPointAccess, type MemoEntry, type SyncPointAccess } from '../backend/memory.js';
@@ -51,11 +51,6 @@ export interface ObjectVisitor {
   (bkey: BKey, object: RkvObject): boolean | void;
 }
 
-/**
- * One partition's replica store: the riak_kv_vnode of rkv. It owns the slice of
- * the node's backend whose keys start with its (ring size, partition) prefix and
- * is the only writer of that slice.
- */
 /** How a vnode names its DVV actor: one name per generation, a new generation whenever it drops its data. */
 export interface VnodeActors {
   /** the generation to start at */
@@ -63,10 +58,13 @@ export interface VnodeActors {
   /** the last dot counter the vnode issued before (kept across a clean shutdown) */
   issued: number;
   actorOf(generation: number): string;
-  /** told every generation reached, so a restart can go on from it */
-  onNewGeneration(generation: number): void;
 }
 
+/**
+ * One partition's replica store: the riak_kv_vnode of rkv. It owns the slice of
+ * the node's backend whose keys start with its (ring size, partition) prefix and
+ * is the only writer of that slice.
+ */
 export class Vnode {
   private readonly lock = new KeyLock();
   /** set when the backend can run a read-modify-write synchronously (memory) */
@@ -177,16 +175,12 @@ export class Vnode {
 
   /** coordinatePut() in one synchronous step, given what writeReady returned in the same turn. */
   coordinatePutNow(b: BKey, current: MemoEntry | null, content: Content, context: VClock | undefined, lww: boolean): WrittenNow {
-    return this.updateNow(b, current, (local) => {
-      return this.coordinated(applyWrite(local, context ?? local?.clock ?? {}, content, this.actor, this.issued), lww);
-    });
+    return this.updateNow(b, current, (local) => this.coordinated(local, content, context, lww));
   }
 
   /** mergePut() in one synchronous step, given what writeReady returned in the same turn. */
   mergePutNow(b: BKey, current: MemoEntry | null, incoming: RkvObject, lww: boolean): WrittenNow {
-    return this.updateNow(b, current, (local) => {
-      return mergedReplica(local, incoming, lww);
-    });
+    return this.updateNow(b, current, (local) => mergedReplica(local, incoming, lww));
   }
 
   /**
@@ -210,16 +204,12 @@ export class Vnode {
    * `context` undefined the write supersedes whatever this replica holds.
    */
   coordinatePut(b: BKey, content: Content, context: VClock | undefined, lww: boolean): Promise<RkvObject> {
-    return this.update(b, (local) => {
-      return this.coordinated(applyWrite(local, context ?? local?.clock ?? {}, content, this.actor, this.issued), lww);
-    });
+    return this.update(b, (local) => this.coordinated(local, content, context, lww));
   }
 
   /** A replica write (from a coordinator, read repair or handoff): merged, never blindly overwritten. */
   mergePut(b: BKey, incoming: RkvObject, lww: boolean): Promise<RkvObject> {
-    return this.update(b, (local) => {
-      return mergedReplica(local, incoming, lww);
-    });
+    return this.update(b, (local) => mergedReplica(local, incoming, lww));
   }
 
   /**
@@ -451,20 +441,24 @@ export class Vnode {
     if (seq === this.writes) this.absentAfter = NOTHING_STORED;
   }
 
-  /** The object a coordinated write produced, last-write-wins resolved when asked, with its counter noted as issued. */
-  private coordinated(obj: RkvObject, lww: boolean): RkvObject {
+  /**
+   * A write this vnode coordinates on the stored `local` (with `context`
+   * undefined it supersedes all of it), last-write-wins resolved when asked,
+   * its dot counter noted as issued.
+   */
+  private coordinated(local: RkvObject | undefined, content: Content, context: VClock | undefined, lww: boolean): RkvObject {
+    const obj = applyWrite(local, context ?? local?.clock ?? {}, content, this.actor, this.issued);
     this.issued = obj.clock[this.actor]!;
     return lww ? resolveLastWriteWins(obj) : obj;
   }
 
-  /** The last dot counter this vnode issued (what a clean shutdown keeps for the next start). */
-  get lastIssued(): number {
-    return this.issued;
+  /** Where the actor stands (what a clean shutdown keeps for the next start): its generation and last dot counter. */
+  get actorState(): { generation: number; issued: number } {
+    return { generation: this.generation, issued: this.issued };
   }
 
   private nextGeneration(): void {
     this.actor = this.actors.actorOf(++this.generation);
-    this.actors.onNewGeneration(this.generation);
   }
 
   private wrote(): void {
@@ -475,8 +469,8 @@ export class Vnode {
 
 /** What a replica stores when `incoming` arrives: the merge the bucket asks for, one value if it resolves by last write. */
 function mergedReplica(local: RkvObject | undefined, incoming: RkvObject, lww: boolean): RkvObject {
-  if (!lww) return local ? mergeObjects(local, incoming) : incoming;
-  return local ? mergeLastWriteWins(local, incoming) : resolveLastWriteWins(incoming);
+  if (local) return mergeReplicas(local, incoming, lww);
+  return lww ? resolveLastWriteWins(incoming) : incoming;
 }
 
 /**

@@ -87,14 +87,14 @@ describe('node identity', () => {
     const first = await loadIdentity(dir, { mint });
     assert.deepEqual(first, { incarnation: 'm1', epoch: 'm2', generations: {}, counters: {} });
     const backend = await openBackend('memory', dir);
-    const v = new VnodeManager(backend, () => 16, first).vnode(5);
+    const manager = new VnodeManager(backend, () => 16, first);
+    const v = manager.vnode(5);
     assert.equal(v.actor, 'm2.4.5');
     await v.drop();
     assert.equal(v.actor, 'm2.4.5.2');
-    const manager = new VnodeManager(backend, () => 16, first);
-    await manager.vnode(5).coordinatePut(bkey, content('x', 1), undefined, true);
-    await manager.vnode(5).coordinatePut(bkey, content('y', 2), undefined, true);
-    manager.recordCounters();
+    await v.coordinatePut(bkey, content('x', 1), undefined, true);
+    await v.coordinatePut(bkey, content('y', 2), undefined, true);
+    manager.recordActors();
     await markCleanShutdown(dir, first);
 
     const second = await loadIdentity(dir, { mint });

@@ -26,7 +26,7 @@ async function withVnode(kind: 'memory' | 'rocksdb', fn: (v: Vnode, backend: Bac
     },
   });
   try {
-    await fn(new Vnode(0, 4, counted, { generation: 0, issued: 0, actorOf: (g) => (g === 0 ? 'node.0' : `node.0.${g}`), onNewGeneration: () => undefined }), backend, reads);
+    await fn(new Vnode(0, 4, counted, { generation: 0, issued: 0, actorOf: (g) => (g === 0 ? 'node.0' : `node.0.${g}`) }), backend, reads);
   } finally {
     await backend.close();
     await rm(dir, { recursive: true, force: true });
