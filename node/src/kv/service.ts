@@ -1,6 +1,7 @@
 import { Buffer } from 'node:buffer';
 import type { HistogramObserver, Metrics } from '../api/metrics.js';
-import { keyHash32, partitionOfHash } from '../ring/chash.js';
+import { partitionOfHash } from '../ring/chash.js';
+import { KeyCache } from './key_cache.js';
 import type { Ring } from '../ring/ring.js';
 import type { Content, RkvObject } from '../object/object.js';
 import type { VClock } from '../object/vclock.js';
@@ -48,6 +49,7 @@ export class KvService implements KvApi {
   private preflists: { ring: Ring; up: ReadonlySet<string>; byN: (Target[] | undefined)[][] } | undefined;
   /** coordinatorDuration series by op and outcome, bound once */
   private readonly durations = new Map<string, Map<string, HistogramObserver>>();
+  private readonly keys = new KeyCache();
 
   constructor(private readonly d: KvServiceDeps) {}
 
@@ -55,7 +57,7 @@ export class KvService implements KvApi {
     if (bucket.length === 0) throw new BadRequestError('bucket name must not be empty');
     if (bucket.length > MAX_BUCKET_BYTES) throw new BadRequestError(`bucket name longer than ${MAX_BUCKET_BYTES} bytes`);
     if (key.length > MAX_KEY_BYTES) throw new BadRequestError(`key longer than ${MAX_KEY_BYTES} bytes`);
-    return { bucket, key, hash32: keyHash32(bucket, key) };
+    return this.keys.get(bucket, key);
   }
 
   private nval(props: BucketProps, override: number | undefined): number {

@@ -45,15 +45,6 @@ const JS_SHA1_MAX_PADDED = 192;
 const shaWords = new Int32Array(80);
 const shaInput = new Uint8Array(JS_SHA1_MAX_PADDED);
 
-/*
- * Recently hashed keys, direct-mapped by a cheap hash of their bytes: a hot key
- * (and clients read and write the same keys over and over) costs a byte
- * comparison instead of a SHA-1. Entries hold their own copy of the input.
- */
-const HASH_CACHE = 1024;
-const cachedInput: (Uint8Array | undefined)[] = new Array<Uint8Array | undefined>(HASH_CACHE);
-const cachedHash = new Float64Array(HASH_CACHE);
-
 /** The top 32 bits of SHA-1(u32be(bucket.length) ++ bucket ++ key): hash32Of(hashBucketKey(bucket, key)). */
 export function keyHash32(bucket: Buffer, key: Buffer): number {
   const len = 4 + bucket.length + key.length;
@@ -61,21 +52,6 @@ export function keyHash32(bucket: Buffer, key: Buffer): number {
   if (padded > JS_SHA1_MAX_PADDED) return hash32Of(hashBucketKey(bucket, key));
   const bl = bucket.length;
   const kl = key.length;
-  // FNV-1a of bucket and key picks the cache slot; a cached entry holds the bucket and key it was computed from
-  let f = Math.imul(0x811c9dc5 ^ (bl & 255), 0x01000193);
-  for (let i = 0; i < bl; i++) f = Math.imul(f ^ bucket[i]!, 0x01000193);
-  for (let i = 0; i < kl; i++) f = Math.imul(f ^ key[i]!, 0x01000193);
-  const slot = (f ^ (f >>> 16)) & (HASH_CACHE - 1);
-  const cached = cachedInput[slot];
-  if (cached !== undefined && cached.length === len && cached[3] === (bl & 255) && cached[2] === ((bl >>> 8) & 255)) {
-    let i = 0;
-    while (i < bl && cached[4 + i] === bucket[i]) i++;
-    if (i === bl) {
-      let j = 0;
-      while (j < kl && cached[4 + bl + j] === key[j]) j++;
-      if (j === kl) return cachedHash[slot]!;
-    }
-  }
   const m = shaInput;
   m[0] = bl >>> 24;
   m[1] = (bl >>> 16) & 255;
@@ -84,7 +60,6 @@ export function keyHash32(bucket: Buffer, key: Buffer): number {
   let p = 4;
   for (let i = 0; i < bl; i++) m[p++] = bucket[i]!;
   for (let i = 0; i < kl; i++) m[p++] = key[i]!;
-  cachedInput[slot] = m.slice(0, len);
   m[p++] = 0x80;
   while (p < padded - 4) m[p++] = 0;
   // the message length in bits, big-endian; its high word is zero at these sizes
@@ -93,9 +68,7 @@ export function keyHash32(bucket: Buffer, key: Buffer): number {
   m[p++] = (bits >>> 16) & 255;
   m[p++] = (bits >>> 8) & 255;
   m[p] = bits & 255;
-  const h = sha1Blocks(m, padded) >>> 0;
-  cachedHash[slot] = h;
-  return h;
+  return sha1Blocks(m, padded) >>> 0;
 }
 
 /** FIPS 180-4 SHA-1 over whole padded blocks; returns only h0, the digest's first word. */

@@ -23,6 +23,9 @@ export interface BKey {
   strings?: KeyStrings;
 }
 
+/** Storage key strings a BKey keeps: replicas and fallbacks of one key, with room to spare. */
+const MAX_KEY_STRINGS = 8;
+
 /** A key's storage key strings (storageKeyString), by the vnode they were made for. */
 interface KeyStrings {
   bucket: Buffer;
@@ -114,6 +117,11 @@ export class Vnode {
     }
     const i = t.vnodes.indexOf(this);
     if (i >= 0) return t.keys[i]!;
+    // a key cached for long outlives vnodes (ring changes, handoffs): keep the list short
+    if (t.vnodes.length >= MAX_KEY_STRINGS) {
+      t.vnodes = [];
+      t.keys = [];
+    }
     const k = storageKeyString(this.ringLog2, this.partition, b.hash32, b.bucket, b.key);
     t.vnodes.push(this);
     t.keys.push(k);
