@@ -157,7 +157,7 @@ export class KvService implements KvApi {
       // every primary answered with the same tombstone: the moment to reap it, as the coordinator would
       if (merged.siblings.every((s) => s.deleted)) this.scheduleReap(bucket, key, opts.n_val);
     }
-    const result = getResult(merged, lww, this.d.now(), this.d.metrics);
+    const result = getResult(merged, lww, timing?.wall || this.d.now(), this.d.metrics);
     const end = this.observe('get', result.found ? 'ok' : 'notfound', start);
     if (timing !== undefined) timing.end = end;
     return result;
@@ -210,7 +210,7 @@ export class KvService implements KvApi {
         },
       );
     }
-    const first = replicas[0]!.coordinatePutNow(bkey, current[0] ?? null, this.fullContent(content), opts.overwrite ? undefined : (context ?? {}), lww);
+    const first = replicas[0]!.coordinatePutNow(bkey, current[0] ?? null, this.fullContent(content, timing?.wall), opts.overwrite ? undefined : (context ?? {}), lww);
     const obj = first.obj;
     let durable = first.durable;
     for (let i = 1; i < replicas.length; i++) {
@@ -264,7 +264,8 @@ export class KvService implements KvApi {
     return this.write(bucket, key, this.fullContent(content), opts.overwrite ? undefined : (context ?? {}), opts);
   }
 
-  private fullContent(content: NewContent): Content {
+  /** `wall`: the request's reading of the node's clock, when it has one (RequestTiming.wall). */
+  private fullContent(content: NewContent, wall?: number): Content {
     // The object is kept decoded next to its stored bytes (vnode memo, row cache): a value that is a
     // view of a much larger buffer (a socket read of many commands) would keep all of it alive, so it
     // gets its own copy; the view of a one-command read is kept as it is.
@@ -274,7 +275,7 @@ export class KvService implements KvApi {
       value = Buffer.allocUnsafe(v.length);
       value.set(v);
     }
-    const full: Content = { value, contentType: content.contentType, lastModified: this.d.now(), deleted: false };
+    const full: Content = { value, contentType: content.contentType, lastModified: wall || this.d.now(), deleted: false };
     if (content.expiresAt !== undefined) full.expiresAt = content.expiresAt;
     return full;
   }

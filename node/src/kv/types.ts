@@ -54,6 +54,11 @@ export interface RequestTiming {
   start: number;
   /** performance.now() when a synchronous answer was timed; 0 when there was none */
   end: number;
+  /**
+   * the node's wall clock (ms) as read for this request and others of the same
+   * client read, for last-modified times and expiry; 0 or absent: read it now
+   */
+  wall?: number;
 }
 
 /** What the RESP and HTTP front ends call. Implemented by kv/service.ts. */

@@ -188,6 +188,7 @@ class Connection {
   }
 
   private onData(chunk: Buffer): void {
+    this.runner.readStart();
     try {
       this.parser.feed(chunk);
     } catch (err) {
@@ -196,6 +197,8 @@ class Connection {
       this.parser.stop();
       this.socket.destroy();
       return;
+    } finally {
+      this.runner.readEnd();
     }
     this.flush();
   }
