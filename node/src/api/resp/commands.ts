@@ -7,7 +7,7 @@ import { performance } from 'node:perf_hooks';
 import { BadRequestError, RequestTimeoutError, UnavailableError, type RequestTiming } from '../../kv/types.js';
 import { SiblingLimitError } from '../../object/object.js';
 import { arityError, ReplyError, type CommandDef, type ConnState, type Env } from './command_base.js';
-import type { Hold } from './key_order.js';
+import type { Hold, KeyOrder } from './key_order.js';
 import { connCommands } from './commands_conn.js';
 import { kvCommands } from './commands_kv.js';
 import { R, type Reply } from './writer.js';
@@ -58,6 +58,12 @@ interface Observer {
  */
 /** Command names remembered as raw bytes by a runner, so the common ones skip decoding and lowercasing. */
 const RECENT_NAMES = 8;
+
+/** The hold of a command that started while its connection's order was free (KeyOrder.free): never waits. */
+function acquireFree(order: KeyOrder, access: ReturnType<NonNullable<CommandDef['access']>>): Hold {
+  const { hold } = access === 'keyspace' ? order.acquire(null, false) : order.acquire(access.keys, access.write);
+  return hold;
+}
 
 export class CommandRunner {
   private readonly timers = new Map<string, Observer>();
@@ -122,11 +128,12 @@ export class CommandRunner {
     const order = conn.order;
     let hold: Hold | null = null;
     try {
-      const access = def.access?.(args);
       let result: Reply | Promise<Reply>;
-      if (access === undefined) {
+      if (def.access === undefined || order.free) {
         result = def.handler(this.env, conn, args);
+        if (def.access !== undefined && result instanceof Promise) hold = acquireFree(order, def.access(args));
       } else {
+        const access = def.access(args);
         const acquired = access === 'keyspace' ? order.acquire(null, false) : order.acquire(access.keys, access.write);
         hold = acquired.hold;
         result = acquired.wait === null ? def.handler(this.env, conn, args) : acquired.wait.then(() => def.handler(this.env, conn, args));

@@ -73,6 +73,16 @@ export class KeyOrder {
     return { hold, wait: new Promise<void>((resolve) => (ticket.resolve = resolve)) };
   }
 
+  /**
+   * Nothing of the connection runs or waits. A command that starts then and
+   * finishes in its own turn needs no hold at all; one that goes on later can
+   * take its hold right after its synchronous part, as nothing of the
+   * connection can run in between.
+   */
+  get free(): boolean {
+    return this.solo === null && this.idle();
+  }
+
   private idle(): boolean {
     const ks = this.keyspace;
     return this.queues.size === 0 && ks.readers === 0 && !ks.writer && ks.waiting.length === 0;
