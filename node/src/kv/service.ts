@@ -50,6 +50,7 @@ export class KvService implements KvApi {
   /** coordinatorDuration series by op and outcome, bound once */
   private readonly durations = new Map<string, Map<string, HistogramObserver>>();
   private readonly keys = new KeyCache();
+  private lastWritePlan: { props: BucketProps; opts: PutOptions; ring: Ring; n: number; lww: boolean } | undefined;
 
   constructor(private readonly d: KvServiceDeps) {}
 
@@ -175,12 +176,7 @@ export class KvService implements KvApi {
     if (immediate === undefined) return undefined;
     const start = timing?.start ?? performance.now();
     const bkey = this.bkey(bucket, key);
-    const props = this.d.buckets.get(bucket);
-    const n = this.nval(props, opts.n_val);
-    resolveQuorum('w', opts.w ?? props.w, n);
-    resolveQuorum('dw', opts.dw ?? props.dw, n);
-    resolveQuorum('pw', opts.pw ?? props.pw, n);
-    const lww = !props.allow_mult || props.last_write_wins;
+    const { n, lww } = this.writePlan(this.d.buckets.get(bucket), opts);
     if (!lww) return undefined;
     const targets = this.targets(bkey, n);
     if (targets.length < n) return undefined;
@@ -225,6 +221,25 @@ export class KvService implements KvApi {
       return result;
     }
     return this.timed('put', durable, start, result);
+  }
+
+  /**
+   * putNow's n_val and resolution of a write's bucket properties and options,
+   * validated as put() validates them. The last ones are kept: a front end
+   * writes with the same options object over and over, and the properties
+   * (the bucket defaults unless set) and ring change rarely.
+   */
+  private writePlan(props: BucketProps, opts: PutOptions): { n: number; lww: boolean } {
+    const ring = this.d.ring();
+    const last = this.lastWritePlan;
+    if (last !== undefined && last.props === props && last.opts === opts && last.ring === ring) return last;
+    const n = this.nval(props, opts.n_val);
+    resolveQuorum('w', opts.w ?? props.w, n);
+    resolveQuorum('dw', opts.dw ?? props.dw, n);
+    resolveQuorum('pw', opts.pw ?? props.pw, n);
+    const plan = { props, opts, ring, n, lww: !props.allow_mult || props.last_write_wins };
+    this.lastWritePlan = plan;
+    return plan;
   }
 
   /** Coordinator latency by quorum outcome: ok, notfound, unavailable, timeout, error. */

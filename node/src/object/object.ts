@@ -1,4 +1,4 @@
-import { clocksEqual, descends, mergeClocks, sortClock, type VClock } from './vclock.js';
+import { clocksEqual, copyClock, descends, mergeClocks, sortClock, type VClock } from './vclock.js';
 
 /**
  * The stored object: a causal context (version vector) plus siblings, each
@@ -56,6 +56,9 @@ function sortSiblings(s: Sibling[]): Sibling[] {
   return s.length < 2 ? s : s.sort((x, y) => compareDots(x.dot, y.dot));
 }
 
+/** What a replica holds for a key it has never stored. */
+const NO_OBJECT: RkvObject = Object.freeze({ clock: Object.freeze({}), siblings: Object.freeze([]) });
+
 /**
  * A coordinated write on the vnode `actor`: siblings the client has seen
  * (covered by `context`) are replaced by the new content; concurrent ones stay.
@@ -64,21 +67,25 @@ function sortSiblings(s: Sibling[]): Sibling[] {
  * that another replica kept) cannot get a dot that replica has already seen.
  */
 export function applyWrite(local: RkvObject | undefined, context: VClock, content: Content, actor: string, floor = 0): RkvObject {
-  const base = local ?? { clock: {}, siblings: [] };
+  const base = local ?? NO_OBJECT;
   const counter = Math.max(base.clock[actor] ?? 0, context[actor] ?? 0, floor) + 1;
-  const kept = base.siblings.filter((s) => !covered(s.dot, context));
+  // the siblings the context does not cover stay (none, for a write with the stored object's context)
+  let kept: Sibling[] | undefined;
   // Later than every sibling this replica holds (by a fraction of a microsecond when the coordinator's
   // clock is behind or the same): a write that supersedes a value is then also the newer one by time, so
   // last-write-wins never prefers the value it replaced (mergeLastWriteWins). A step that small keeps a
   // key written thousands of times a millisecond from running ahead of the clock.
   let at = content.lastModified;
-  for (const s of base.siblings) if (s.lastModified >= at) at = justAfter(s.lastModified);
+  for (const s of base.siblings) {
+    if (!covered(s.dot, context)) (kept ??= []).push(s);
+    if (s.lastModified >= at) at = justAfter(s.lastModified);
+  }
   // the common write carries the stored object's own clock as context: nothing to merge then
-  const clock = (context === base.clock ? { ...context } : mergeClocks(base.clock, context)) as Record<string, number>;
+  const clock = context === base.clock ? copyClock(context) : (mergeClocks(base.clock, context) as Record<string, number>);
   const known = actor in clock;
   clock[actor] = counter;
   const added = newSibling(content, [actor, counter], at);
-  const siblings = kept.length === 0 ? [added] : sortSiblings([...kept, added]);
+  const siblings = kept === undefined ? [added] : sortSiblings([...kept, added]);
   if (siblings.length > SIBLING_LIMIT) throw new SiblingLimitError(siblings.length);
   // a clock is kept with sorted actors: only a new actor can break the order
   return { clock: known && context === base.clock ? clock : sortClock(clock), siblings };

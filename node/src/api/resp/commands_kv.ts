@@ -16,7 +16,8 @@ import { R, type Reply } from './writer.js';
 
 export const BUCKET = Buffer.from('default');
 const CONTENT_TYPE = 'application/octet-stream';
-const WRITE = { overwrite: true };
+// frozen: the coordinator keeps what it made of the last options object it was given (KvService.writePlan)
+const WRITE = Object.freeze({ overwrite: true });
 /** keys asked of kv.scan per page by KEYS */
 const KEYS_PAGE = 1000;
 
