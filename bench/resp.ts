@@ -1,7 +1,8 @@
 /**
  * RESP throughput of rkv next to redis-server, both measured with the same
  * redis-benchmark runs: `npm run bench:resp` (BENCH_REQUESTS=20000 for a quick
- * run). Prints a table and writes bench-results/resp-<timestamp>.csv.
+ * run, BENCH_ROUNDS=1 for one round instead of 3). Prints a table and writes
+ * bench-results/resp-<timestamp>.csv.
  * A benchmark reports; it never fails on a missed target.
  */
 import { execFile, type ChildProcess } from 'node:child_process';
@@ -14,6 +15,8 @@ import { HOST, freePort, runMain, startChild, startRedis, stopChild, tempDir, wa
 const run = promisify(execFile);
 const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 200_000);
 const CLIENTS = 50;
+/** Rounds of the three back-to-back runs per row; a row shows the round with the median rkv/redis ratio. */
+const ROUNDS = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 3));
 const MAIN = fileURLToPath(new URL('../node/src/cli/main.js', import.meta.url));
 const PLAIN = fileURLToPath(new URL('./plain_resp.js', import.meta.url));
 
@@ -65,13 +68,15 @@ interface Row {
   plain?: Result;
   rkv?: Result;
   target: number;
+  /** rkv/redis of every round, in the order run */
+  ratios: number[];
   note?: string;
 }
 
 const fmt = (n: number | undefined, digits = 0): string => (n === undefined || Number.isNaN(n) ? '-' : n.toFixed(digits));
 
 function printTable(rows: Row[]): void {
-  const head = ['rows', 'test', 'redis ops/s', 'node loop ops/s', 'rkv ops/s', 'rkv/redis', 'target', 'loop/redis', 'rkv/loop', 'redis p50/p99 ms', 'rkv p50/p99 ms', ''];
+  const head = ['rows', 'test', 'redis ops/s', 'node loop ops/s', 'rkv ops/s', 'rkv/redis', 'rounds', 'target', 'loop/redis', 'rkv/loop', 'redis p50/p99 ms', 'rkv p50/p99 ms', ''];
   const x = (a: Result | undefined, b: Result | undefined): string => (a && b ? `${(a.rps / b.rps).toFixed(2)}x` : '-');
   const lines = rows.map((r) => {
     const ratio = r.redis && r.rkv ? r.rkv.rps / r.redis.rps : undefined;
@@ -83,6 +88,7 @@ function printTable(rows: Row[]): void {
       fmt(r.plain?.rps),
       fmt(r.rkv?.rps),
       ratio === undefined ? '-' : `${ratio.toFixed(2)}x`,
+      r.ratios.length > 1 ? `${Math.min(...r.ratios).toFixed(2)}-${Math.max(...r.ratios).toFixed(2)}x` : '-',
       `>=${r.target}x`,
       x(r.plain, r.redis),
       x(r.rkv, r.plain),
@@ -102,27 +108,37 @@ function writeCsv(rows: Row[]): string {
   const dir = path.join(process.cwd(), 'bench-results');
   fs.mkdirSync(dir, { recursive: true });
   const file = path.join(dir, `resp-${new Date().toISOString().replace(/[:.]/g, '-')}.csv`);
-  const out = ['rows,test,requests,clients,redis_rps,node_loop_rps,rkv_rps,ratio,target,loop_ratio,redis_p50_ms,redis_p99_ms,rkv_p50_ms,rkv_p99_ms,note'];
+  const out = ['rows,test,requests,clients,redis_rps,node_loop_rps,rkv_rps,ratio,round_ratios,target,loop_ratio,redis_p50_ms,redis_p99_ms,rkv_p50_ms,rkv_p99_ms,note'];
   for (const r of rows) {
     const ratio = r.redis && r.rkv ? (r.rkv.rps / r.redis.rps).toFixed(3) : '';
     const loop = r.redis && r.plain ? (r.plain.rps / r.redis.rps).toFixed(3) : '';
     out.push(
-      [r.set, r.test, REQUESTS, CLIENTS, r.redis?.rps ?? '', r.plain?.rps ?? '', r.rkv?.rps ?? '', ratio, r.target, loop, r.redis?.p50 ?? '', r.redis?.p99 ?? '', r.rkv?.p50 ?? '', r.rkv?.p99 ?? '', r.note ?? ''].join(','),
+      [r.set, r.test, REQUESTS, CLIENTS, r.redis?.rps ?? '', r.plain?.rps ?? '', r.rkv?.rps ?? '', ratio, r.ratios.map((x) => x.toFixed(3)).join(' '), r.target, loop, r.redis?.p50 ?? '', r.redis?.p99 ?? '', r.rkv?.p50 ?? '', r.rkv?.p99 ?? '', r.note ?? ''].join(','),
     );
   }
   fs.writeFileSync(file, out.join('\n') + '\n');
   return file;
 }
 
-function addRows(rows: Row[], set: string, target: number, pair: Partial<Trio>, note?: string): void {
+/**
+ * One row per test from the rounds of a set: the round whose rkv/redis ratio
+ * is the median, so the figures of a row come from one round and one outlier
+ * round (a noisy neighbour on a shared machine) does not decide it.
+ */
+function addRows(rows: Row[], set: string, target: number, rounds: Partial<Trio>[], note?: string): void {
   for (const test of ['SET', 'GET']) {
-    const row: Row = { set, test, target };
-    const a = pair.redis?.get(test);
-    const p = pair.plain?.get(test);
-    const b = pair.rkv?.get(test);
-    if (a) row.redis = a;
-    if (p) row.plain = p;
-    if (b) row.rkv = b;
+    const row: Row = { set, test, target, ratios: [] };
+    const measured = rounds
+      .map((t) => ({ redis: t.redis?.get(test), plain: t.plain?.get(test), rkv: t.rkv?.get(test) }))
+      .filter((m): m is { redis: Result; plain: Result | undefined; rkv: Result } => m.redis !== undefined && m.rkv !== undefined);
+    row.ratios = measured.map((m) => m.rkv.rps / m.redis.rps);
+    const byRatio = [...measured].sort((a, b) => a.rkv.rps / a.redis.rps - b.rkv.rps / b.redis.rps);
+    const median = byRatio[Math.floor((byRatio.length - 1) / 2)];
+    if (median) {
+      row.redis = median.redis;
+      row.rkv = median.rkv;
+      if (median.plain) row.plain = median.plain;
+    }
     if (note) row.note = note;
     rows.push(row);
   }
@@ -135,12 +151,17 @@ interface Trio {
   rkv: Results;
 }
 
-async function withRkv(extra: string[], redisPort: number, plainPort: number, pipelines: number[]): Promise<Trio[] | string> {
+/** The rounds of each pipeline depth, in the order given. */
+async function withRkv(extra: string[], redisPort: number, plainPort: number, pipelines: number[]): Promise<Trio[][] | string> {
   let node: { port: number; child: ChildProcess } | undefined;
   try {
     node = await startRkv(extra);
-    const out: Trio[] = [];
-    for (const p of pipelines) out.push({ redis: await benchmark(redisPort, p), plain: await benchmark(plainPort, p), rkv: await benchmark(node.port, p) });
+    const out: Trio[][] = [];
+    for (const p of pipelines) {
+      const rounds: Trio[] = [];
+      for (let r = 0; r < ROUNDS; r++) rounds.push({ redis: await benchmark(redisPort, p), plain: await benchmark(plainPort, p), rkv: await benchmark(node.port, p) });
+      out.push(rounds);
+    }
     return out;
   } catch (e) {
     return e instanceof Error ? e.message : String(e);
@@ -150,7 +171,9 @@ async function withRkv(extra: string[], redisPort: number, plainPort: number, pi
 }
 
 async function main(): Promise<void> {
-  console.log(`redis-benchmark -t set,get -c ${CLIENTS} -n ${REQUESTS} against redis-server, a plain Node RESP loop (bench/plain_resp.ts) and rkv, back to back\n`);
+  console.log(
+    `redis-benchmark -t set,get -c ${CLIENTS} -n ${REQUESTS} against redis-server, a plain Node RESP loop (bench/plain_resp.ts) and rkv, back to back, ${ROUNDS} rounds; each row is the round with the median rkv/redis\n`,
+  );
   const redis = await startRedis();
   const plainPort = await freePort();
   const plain = startChild(process.execPath, [PLAIN, String(plainPort)]);
@@ -174,7 +197,7 @@ async function main(): Promise<void> {
       c.sets.map((x) => x.pipeline),
     );
     c.sets.forEach((x, i) => {
-      if (typeof res === 'string') addRows(rows, x.name, x.target, {}, res);
+      if (typeof res === 'string') addRows(rows, x.name, x.target, [], res);
       else addRows(rows, x.name, x.target, res[i]!);
     });
   }
