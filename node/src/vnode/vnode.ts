@@ -183,23 +183,22 @@ export class Vnode {
 
   /** coordinatePut() in one synchronous step, given what writeReady returned in the same turn. */
   coordinatePutNow(b: BKey, current: MemoEntry | null, content: Content, context: VClock | undefined, lww: boolean): WrittenNow {
-    return this.updateNow(b, current, (local) => this.coordinated(local, content, context, lww));
+    return this.storeNow(b, current, this.coordinated(current ? decodedMemo(current) : undefined, content, context, lww));
   }
 
   /** mergePut() in one synchronous step, given what writeReady returned in the same turn. */
   mergePutNow(b: BKey, current: MemoEntry | null, incoming: RkvObject, lww: boolean): WrittenNow {
-    return this.updateNow(b, current, (local) => mergedReplica(local, incoming, lww));
+    return this.storeNow(b, current, mergedReplica(current ? decodedMemo(current) : undefined, incoming, lww));
   }
 
   /**
-   * The read-modify-write done in this turn on the key's current entry (as
-   * writeReady returned it in this turn). On RocksDB the write is issued
-   * (later reads and writes of the key are ordered after it) and its
+   * Stores in this turn what a read-modify-write made of the key's current
+   * entry (as writeReady returned it in this turn). On RocksDB the write is
+   * issued (later reads and writes of the key are ordered after it) and its
    * durability is reported apart; on the memory backend it is done.
    */
-  private updateNow(b: BKey, current: MemoEntry | null, update: Update): WrittenNow {
+  private storeNow(b: BKey, current: MemoEntry | null, obj: RkvObject): WrittenNow {
     const k = this.keyString(b);
-    const obj = update(current ? decodedMemo(current) : undefined);
     this.wrote();
     if (this.sync === undefined) return { obj, durable: this.backend.putLatest!(k, encodedOnce(obj), obj) };
     if (current) this.sync.replaceMemo(current, obj, encodeMemo, encodedSizeHint(obj));
@@ -308,11 +307,14 @@ export class Vnode {
       if (!idle) id = KeyLock.id((sk = this.storageKey(b)));
       const queue = idle ? undefined : this.waiting.get(id);
       if (queue !== undefined) return new Promise((resolve, reject) => queue.push({ update, resolve, reject }));
-      if (this.sync !== undefined && (idle || !this.lock.held(id))) return Promise.resolve(this.updateNow(b, this.sync.peek(this.keyString(b)) ?? null, update).obj);
+      if (this.sync !== undefined && (idle || !this.lock.held(id))) {
+        const current = this.sync.peek(this.keyString(b)) ?? null;
+        return Promise.resolve(this.storeNow(b, current, update(current ? decodedMemo(current) : undefined)).obj);
+      }
       // RocksDB with the key's latest state at hand: no read, no lock; the backend orders what follows after this write
       const latest = idle ? this.backend.peekLatest?.(this.keyString(b)) : undefined;
       if (latest !== undefined) {
-        const w = this.updateNow(b, latest, update);
+        const w = this.storeNow(b, latest, update(latest ? decodedMemo(latest) : undefined));
         return w.durable!.then(() => w.obj);
       }
       sk ??= this.storageKey(b);
