@@ -34,6 +34,18 @@ export interface KvServiceDeps {
   scan: KvApi['scan'];
 }
 
+/** What getNow and putNow made of a request's bucket properties and options (see readPlan). */
+interface Plan {
+  props: BucketProps;
+  opts: GetOptions | PutOptions;
+  ring: Ring;
+  n: number;
+  lww: boolean;
+}
+
+/** The options of a request that gives none: one object, so the plans made for it are kept. */
+const NO_OPTIONS: GetOptions & PutOptions = Object.freeze({});
+
 export const MAX_BUCKET_BYTES = 0xffff;
 export const DEFAULT_DELETE_MODE_MS = 3000;
 export const MAX_KEY_BYTES = 65536;
@@ -50,7 +62,8 @@ export class KvService implements KvApi {
   /** coordinatorDuration series by op and outcome, bound once */
   private readonly durations = new Map<string, Map<string, HistogramObserver>>();
   private readonly keys = new KeyCache();
-  private lastWritePlan: { props: BucketProps; opts: PutOptions; ring: Ring; n: number; lww: boolean } | undefined;
+  private lastReadPlan: Plan | undefined;
+  private lastWritePlan: Plan | undefined;
 
   constructor(private readonly d: KvServiceDeps) {}
 
@@ -128,19 +141,14 @@ export class KvService implements KvApi {
    * Every replica answering is what the coordinator would wait for too, so the
    * answer is the one it would give.
    */
-  getNow(bucket: Buffer, key: Buffer, opts: GetOptions = {}, timing?: RequestTiming): GetResult | undefined {
+  getNow(bucket: Buffer, key: Buffer, opts: GetOptions = NO_OPTIONS, timing?: RequestTiming): GetResult | undefined {
     const immediate = this.d.router.immediate;
     if (immediate === undefined) return undefined;
     const start = timing?.start ?? performance.now();
     const bkey = this.bkey(bucket, key);
-    const props = this.d.buckets.get(bucket);
-    const n = this.nval(props, opts.n_val);
-    // validated as get() does, though every replica answers
-    resolveQuorum('r', opts.r ?? props.r, n);
-    resolveQuorum('pr', opts.pr ?? props.pr, n);
+    const { n, lww } = this.readPlan(this.d.buckets.get(bucket), opts);
     const targets = this.targets(bkey, n);
     if (targets.length < n) return undefined;
-    const lww = !props.allow_mult || props.last_write_wins;
     let merged: RkvObject | undefined;
     let objs: (RkvObject | undefined)[] | undefined;
     for (let i = 0; i < targets.length; i++) {
@@ -171,7 +179,7 @@ export class KvService implements KvApi {
    * when the put coordinator must run. On RocksDB the writes are issued in
    * this turn and the result is a promise of their durability.
    */
-  putNow(bucket: Buffer, key: Buffer, content: NewContent, context: VClock | undefined, opts: PutOptions = {}, timing?: RequestTiming, warm = true): PutResult | Promise<PutResult> | undefined {
+  putNow(bucket: Buffer, key: Buffer, content: NewContent, context: VClock | undefined, opts: PutOptions = NO_OPTIONS, timing?: RequestTiming, warm = true): PutResult | Promise<PutResult> | undefined {
     const immediate = this.d.router.immediate;
     if (immediate === undefined) return undefined;
     const start = timing?.start ?? performance.now();
@@ -224,12 +232,24 @@ export class KvService implements KvApi {
   }
 
   /**
-   * putNow's n_val and resolution of a write's bucket properties and options,
-   * validated as put() validates them. The last ones are kept: a front end
-   * writes with the same options object over and over, and the properties
-   * (the bucket defaults unless set) and ring change rarely.
+   * getNow's and putNow's n_val and sibling resolution for a request's bucket
+   * properties and options, validated as get() and put() validate them. The
+   * last ones of each kind are kept: a front end sends the same options
+   * object over and over, and the properties (the bucket defaults unless
+   * set) and the ring change rarely.
    */
-  private writePlan(props: BucketProps, opts: PutOptions): { n: number; lww: boolean } {
+  private readPlan(props: BucketProps, opts: GetOptions): Plan {
+    const ring = this.d.ring();
+    const last = this.lastReadPlan;
+    if (last !== undefined && last.props === props && last.opts === opts && last.ring === ring) return last;
+    const n = this.nval(props, opts.n_val);
+    // validated as get() does, though getNow has every replica answer
+    resolveQuorum('r', opts.r ?? props.r, n);
+    resolveQuorum('pr', opts.pr ?? props.pr, n);
+    return (this.lastReadPlan = { props, opts, ring, n, lww: !props.allow_mult || props.last_write_wins });
+  }
+
+  private writePlan(props: BucketProps, opts: PutOptions): Plan {
     const ring = this.d.ring();
     const last = this.lastWritePlan;
     if (last !== undefined && last.props === props && last.opts === opts && last.ring === ring) return last;
@@ -237,9 +257,7 @@ export class KvService implements KvApi {
     resolveQuorum('w', opts.w ?? props.w, n);
     resolveQuorum('dw', opts.dw ?? props.dw, n);
     resolveQuorum('pw', opts.pw ?? props.pw, n);
-    const plan = { props, opts, ring, n, lww: !props.allow_mult || props.last_write_wins };
-    this.lastWritePlan = plan;
-    return plan;
+    return (this.lastWritePlan = { props, opts, ring, n, lww: !props.allow_mult || props.last_write_wins });
   }
 
   /** Coordinator latency by quorum outcome: ok, notfound, unavailable, timeout, error. */

@@ -34,7 +34,7 @@ export interface NewContent {
 
 export type GetResult =
   | { found: false; /** context of a tombstone, when one was read */ context?: VClock }
-  | { found: true; object: RkvObject; /** live siblings, >1 means siblings */ siblings: Sibling[]; context: VClock };
+  | { found: true; object: RkvObject; /** live siblings, >1 means siblings */ siblings: readonly Sibling[]; context: VClock };
 
 export interface PutResult {
   object: RkvObject;

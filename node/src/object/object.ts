@@ -194,9 +194,11 @@ export function isLive(s: Content, now: number): boolean {
   return !s.deleted && (s.expiresAt === undefined || s.expiresAt > now);
 }
 
-/** The siblings a reader sees: neither tombstones nor expired. */
-export function liveSiblings(obj: RkvObject, now: number): Sibling[] {
-  return obj.siblings.filter((s) => isLive(s, now));
+/** The siblings a reader sees: neither tombstones nor expired (the object's own list when that is all of them). */
+export function liveSiblings(obj: RkvObject, now: number): readonly Sibling[] {
+  const all = obj.siblings;
+  for (let i = 0; i < all.length; i++) if (!isLive(all[i]!, now)) return all.filter((s) => isLive(s, now));
+  return all;
 }
 
 /** Every sibling is a tombstone (or expired): the object reads as not found. */
