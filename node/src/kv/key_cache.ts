@@ -4,6 +4,8 @@ import type { BKey } from '../vnode/vnode.js';
 
 /** Entries of a KeyCache: a power of two. */
 export const KEY_CACHE_SLOTS = 4096;
+/** Longer bucket/key pairs are not cached, so the cache holds at most a few MiB whatever the keys. */
+export const KEY_CACHE_MAX_BYTES = 512;
 
 /**
  * Recently named bucket/key pairs, direct-mapped by an FNV-1a of their bytes,
@@ -21,6 +23,7 @@ export class KeyCache {
   get(bucket: Buffer, key: Buffer): BKey {
     const bl = bucket.length;
     const kl = key.length;
+    if (bl + kl > KEY_CACHE_MAX_BYTES) return { bucket, key, hash32: keyHash32(bucket, key) };
     let f = Math.imul(0x811c9dc5 ^ (bl & 255), 0x01000193);
     for (let i = 0; i < bl; i++) f = Math.imul(f ^ bucket[i]!, 0x01000193);
     for (let i = 0; i < kl; i++) f = Math.imul(f ^ key[i]!, 0x01000193);

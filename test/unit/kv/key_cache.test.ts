@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { hash32Of, hashBucketKey } from '../../../node/src/ring/chash.js';
-import { KEY_CACHE_SLOTS, KeyCache } from '../../../node/src/kv/key_cache.js';
+import { KEY_CACHE_MAX_BYTES, KEY_CACHE_SLOTS, KeyCache } from '../../../node/src/kv/key_cache.js';
 
 const sha = (bucket: Buffer, key: Buffer): number => hash32Of(hashBucketKey(bucket, key));
 
@@ -33,6 +33,19 @@ describe('KeyCache', () => {
     const second = cache.get(bucket, key);
     assert.notEqual(second, first);
     assert.equal(second.hash32, sha(bucket, Buffer.from('Mutable')));
+  });
+
+  it('does not keep keys longer than its limit (a client with 64 KiB keys cannot fill memory through it)', () => {
+    const cache = new KeyCache();
+    const bucket = Buffer.from('b');
+    const long = Buffer.alloc(KEY_CACHE_MAX_BYTES, 'x');
+    const a = cache.get(bucket, long);
+    assert.equal(a.hash32, sha(bucket, long));
+    // not kept: a second request gets its own BKey, on its own buffer
+    assert.notEqual(cache.get(bucket, long), a);
+    assert.equal(a.key, long);
+    const short = Buffer.alloc(KEY_CACHE_MAX_BYTES - 1, 'x');
+    assert.equal(cache.get(bucket, short), cache.get(bucket, short));
   });
 
   it('keeps bucket and key apart: ("a", "bc") is not ("ab", "c")', () => {
