@@ -260,6 +260,41 @@ describe('RESP server against a real node', () => {
   });
 });
 
+describe('RESP request latency of pipelined commands', () => {
+  const suite = nodeForSuite('rkv-resp-timing-', testConfig);
+
+  /** count and sum of rkv_request_duration_seconds for one RESP op */
+  async function latency(op: string): Promise<{ count: number; sum: number }> {
+    const text = await (await fetch(`http://${suite.node.addresses.http}/metrics`)).text();
+    const value = (kind: string): number => {
+      const m = new RegExp(`^rkv_request_duration_seconds_${kind}\\{api="resp",op="${op}"\\} (\\S+)$`, 'm').exec(text);
+      return m ? Number(m[1]) : 0;
+    };
+    return { count: value('count'), sum: value('sum') };
+  }
+
+  it('times every command of a pipeline once, and no command for longer than the pipeline took', async () => {
+    const port = suite.port;
+    const n = 300;
+    let pipeline = '';
+    for (let i = 0; i < n; i++) pipeline += `*3\r\n$3\r\nSET\r\n$6\r\nt:${String(i).padStart(4, '0')}\r\n$1\r\nv\r\n*2\r\n$3\r\nGET\r\n$6\r\nt:${String(i).padStart(4, '0')}\r\n`;
+    // a keyspace command in the middle waits for what came before it and finishes later
+    pipeline += '*1\r\n$6\r\nDBSIZE\r\n';
+    const before = { set: await latency('set'), get: await latency('get'), dbsize: await latency('dbsize') };
+    const t0 = performance.now();
+    const { text } = await raw(port, pipeline, /:\d+\r\n$/);
+    const elapsed = (performance.now() - t0) / 1000;
+    assert.equal(text, '+OK\r\n$1\r\nv\r\n'.repeat(n) + `:${n}\r\n`);
+    const after = { set: await latency('set'), get: await latency('get'), dbsize: await latency('dbsize') };
+    assert.equal(after.set.count - before.set.count, n);
+    assert.equal(after.get.count - before.get.count, n);
+    assert.equal(after.dbsize.count - before.dbsize.count, 1);
+    // timed back to back: together they took no longer than the client waited for them
+    const sum = after.set.sum - before.set.sum + (after.get.sum - before.get.sum);
+    assert.ok(sum > 0 && sum <= elapsed, `the commands' durations add up to ${sum} s, the pipeline took ${elapsed} s`);
+  });
+});
+
 describe('RESP server with a password', () => {
   const suite = nodeForSuite('rkv-resp-auth-', (dataDir) => ({ ...testConfig(dataDir), requirePass: 'pw' }));
 
