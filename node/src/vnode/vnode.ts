@@ -17,8 +17,9 @@ export interface BKey {
   hash32: number;
   /**
    * the key's storage key strings, made once per replica by whoever first
-   * needs them; valid only for the very bucket, key and hash they name (a
-   * copy of the object with another key carries stale ones)
+   * needs them. They belong to the bytes of bucket and key: the KeyCache
+   * hands one object to every BKey of the same bytes, and a BKey is never
+   * copied with other bytes (the lengths and hash are checked as a guard).
    */
   strings?: KeyStrings;
 }
@@ -27,12 +28,16 @@ export interface BKey {
 const MAX_KEY_STRINGS = 8;
 
 /** A key's storage key strings (storageKeyString), by the vnode they were made for. */
-interface KeyStrings {
-  bucket: Buffer;
-  key: Buffer;
+export interface KeyStrings {
+  bucketLength: number;
+  keyLength: number;
   hash32: number;
   vnodes: Vnode[];
   keys: string[];
+}
+
+export function newKeyStrings(b: BKey): KeyStrings {
+  return { bucketLength: b.bucket.length, keyLength: b.key.length, hash32: b.hash32, vnodes: [], keys: [] };
 }
 
 /** A write done in the caller's turn: the stored object, and when it is not durable yet, the promise that it will be. */
@@ -107,14 +112,12 @@ export class Vnode {
 
   /**
    * The storage key as the latin1 string in-memory maps are keyed by (see
-   * storageKeyString). One string per replica and request, kept on the BKey:
-   * a map lookup hashes a string once, so every later lookup with it is cheap.
+   * storageKeyString). One string per replica and key, kept with the BKey's
+   * strings: V8 keeps a string's hash, so every later lookup with it is cheap.
    */
   private keyString(b: BKey): string {
     let t = b.strings;
-    if (t === undefined || t.key !== b.key || t.bucket !== b.bucket || t.hash32 !== b.hash32) {
-      t = b.strings = { bucket: b.bucket, key: b.key, hash32: b.hash32, vnodes: [], keys: [] };
-    }
+    if (t === undefined || t.hash32 !== b.hash32 || t.keyLength !== b.key.length || t.bucketLength !== b.bucket.length) t = b.strings = newKeyStrings(b);
     const i = t.vnodes.indexOf(this);
     if (i >= 0) return t.keys[i]!;
     // a key cached for long outlives vnodes (ring changes, handoffs): keep the list short
