@@ -8,12 +8,12 @@ const MAX_CHUNK = 512;
 const YIELD_EVERY = 4096;
 
 /** Index of the first element of `arr` that is >= key (arr.length if none). */
-function lowerBound(arr: Buffer[], key: Buffer): number {
+function lowerBound(arr: string[], key: string): number {
   let lo = 0;
   let hi = arr.length;
   while (lo < hi) {
     const mid = (lo + hi) >>> 1;
-    if (Buffer.compare(arr[mid], key) < 0) lo = mid + 1;
+    if (arr[mid]! < key) lo = mid + 1;
     else hi = mid;
   }
   return lo;
@@ -22,31 +22,33 @@ function lowerBound(arr: Buffer[], key: Buffer): number {
 /**
  * Keys in bytewise order as a list of bounded sorted chunks, so inserting or
  * removing a key costs O(log n + MAX_CHUNK) rather than shifting one huge array.
+ * Keys are latin1 strings (a char a byte), whose order is the bytes' order:
+ * compared in JavaScript, with no call into a native Buffer.compare per step.
  */
 class SortedKeys {
-  private chunks: Buffer[][] = [];
+  private chunks: string[][] = [];
 
   /** The first chunk whose last key is >= key, or the last chunk. */
-  private chunkFor(key: Buffer): number {
+  private chunkFor(key: string): number {
     let lo = 0;
     let hi = this.chunks.length - 1;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
-      const chunk = this.chunks[mid];
-      if (Buffer.compare(chunk[chunk.length - 1], key) < 0) lo = mid + 1;
+      const chunk = this.chunks[mid]!;
+      if (chunk[chunk.length - 1]! < key) lo = mid + 1;
       else hi = mid;
     }
     return lo;
   }
 
   /** The caller guarantees the key is not present yet. */
-  insert(key: Buffer): void {
+  insert(key: string): void {
     if (this.chunks.length === 0) {
       this.chunks.push([key]);
       return;
     }
     const ci = this.chunkFor(key);
-    const chunk = this.chunks[ci];
+    const chunk = this.chunks[ci]!;
     chunk.splice(lowerBound(chunk, key), 0, key);
     if (chunk.length > MAX_CHUNK) {
       const half = chunk.length >>> 1;
@@ -54,28 +56,28 @@ class SortedKeys {
     }
   }
 
-  remove(key: Buffer): void {
+  remove(key: string): void {
     if (this.chunks.length === 0) return;
     const ci = this.chunkFor(key);
-    const chunk = this.chunks[ci];
+    const chunk = this.chunks[ci]!;
     const i = lowerBound(chunk, key);
-    if (i < chunk.length && chunk[i].equals(key)) {
+    if (i < chunk.length && chunk[i] === key) {
       chunk.splice(i, 1);
       if (chunk.length === 0) this.chunks.splice(ci, 1);
     }
   }
 
   /** Keys k with gte <= k < lt, in order, at most `limit` of them. */
-  range(gte: Buffer, lt: Buffer, limit: number): Buffer[] {
-    const out: Buffer[] = [];
+  range(gte: string, lt: string, limit: number): string[] {
+    const out: string[] = [];
     if (this.chunks.length === 0 || limit <= 0) return out;
     let ci = this.chunkFor(gte);
-    let i = lowerBound(this.chunks[ci], gte);
+    let i = lowerBound(this.chunks[ci]!, gte);
     for (; ci < this.chunks.length; ci++, i = 0) {
-      const chunk = this.chunks[ci];
+      const chunk = this.chunks[ci]!;
       for (; i < chunk.length; i++) {
-        if (Buffer.compare(chunk[i], lt) >= 0) return out;
-        out.push(chunk[i]);
+        if (chunk[i]! >= lt) return out;
+        out.push(chunk[i]!);
         if (out.length >= limit) return out;
       }
     }
@@ -89,6 +91,11 @@ class SortedKeys {
 
 function checkKey(key: unknown): asserts key is Buffer {
   if (!Buffer.isBuffer(key) || key.length === 0) throw new TypeError('backend key must be a non-empty Buffer');
+}
+
+/** A key's bytes as the latin1 string (a char a byte) the map and the order keep. */
+function latin1(key: Buffer): string {
+  return key.toString('latin1');
 }
 
 function emptyRange(range: KeyRange): boolean {
@@ -127,7 +134,8 @@ export interface SyncPointAccess {
 /** A stored value: its bytes, or the memo they are encoded from on first use. */
 class Entry implements MemoEntry {
   constructor(
-    readonly key: Buffer,
+    /** latin1, as the map keys */
+    readonly key: string,
     private raw: Buffer | undefined,
     public memo: unknown,
     private encode: MemoEncoder | undefined,
@@ -187,7 +195,7 @@ export class MemoryBackend implements Backend, SyncPointAccess {
   putMemo(key: string, memo: unknown, encode: MemoEncoder, size: number): void {
     this.checkOpen();
     if (key.length === 0) throw new TypeError('backend key must be non-empty');
-    this.store(Buffer.from(key, 'latin1'), undefined, memo, encode, size, key);
+    this.store(key, undefined, memo, encode, size);
   }
 
   replaceMemo(entry: MemoEntry, memo: unknown, encode: MemoEncoder, size: number): void {
@@ -216,9 +224,9 @@ export class MemoryBackend implements Backend, SyncPointAccess {
     if (emptyRange(range) || limit <= 0) return 0;
     // Entries are captured up front: like a RocksDB iterator, the fold sees the
     // range as it was when it started, whatever the visitor or others write meanwhile.
-    const snapshot = this.order.range(range.gte, range.lt, limit).map((key) => {
-      const entry = this.values.get(key.toString('latin1'));
-      return [key, opts.keysOnly ? EMPTY : entry!.value] as const;
+    const snapshot = this.order.range(latin1(range.gte), latin1(range.lt), limit).map((k) => {
+      const entry = this.values.get(k);
+      return [Buffer.from(k, 'latin1'), opts.keysOnly ? EMPTY : entry!.value] as const;
     });
     let count = 0;
     for (const [key, value] of snapshot) {
@@ -234,13 +242,13 @@ export class MemoryBackend implements Backend, SyncPointAccess {
 
   async isEmpty(range: KeyRange): Promise<boolean> {
     this.checkOpen();
-    return emptyRange(range) || this.order.range(range.gte, range.lt, 1).length === 0;
+    return emptyRange(range) || this.order.range(latin1(range.gte), latin1(range.lt), 1).length === 0;
   }
 
   async dropRange(range: KeyRange): Promise<void> {
     this.checkOpen();
     if (emptyRange(range)) return;
-    for (const key of this.order.range(range.gte, range.lt, Infinity)) this.delete(key);
+    for (const k of this.order.range(latin1(range.gte), latin1(range.lt), Infinity)) this.delete(k);
   }
 
   async approximateSize(): Promise<number> {
@@ -266,28 +274,22 @@ export class MemoryBackend implements Backend, SyncPointAccess {
       if (op.type === 'put' && !Buffer.isBuffer(op.value)) throw new TypeError('backend value must be a Buffer');
     }
     for (const op of ops) {
-      if (op.type === 'put') this.set(op.key, op.value);
-      else this.delete(op.key);
+      // Values are copied, because callers may reuse their buffers once put() returns.
+      if (op.type === 'put') this.store(latin1(op.key), Buffer.from(op.value), undefined, undefined, op.value.length);
+      else this.delete(latin1(op.key));
     }
   }
 
-  private set(key: Buffer, value: Buffer): void {
-    // Copies, because callers may reuse their buffers once put() returns.
-    const copy = Buffer.from(value);
-    this.store(key, copy, undefined, undefined, copy.length);
-  }
-
-  private store(key: Buffer, raw: Buffer | undefined, memo: unknown, encode: MemoEncoder | undefined, size: number, latin1?: string): void {
-    const k = latin1 ?? key.toString('latin1');
+  /** `k`: the key's bytes as a latin1 string (a copy, whatever the caller does with its buffer). */
+  private store(k: string, raw: Buffer | undefined, memo: unknown, encode: MemoEncoder | undefined, size: number): void {
     const entry = this.values.get(k);
     if (entry) {
       this.replace(entry, raw, memo, encode, size);
       return;
     }
-    const keyCopy = Buffer.from(key);
-    this.values.set(k, new Entry(keyCopy, raw, memo, encode, size));
-    this.order.insert(keyCopy);
-    this.bytes += keyCopy.length + size;
+    this.values.set(k, new Entry(k, raw, memo, encode, size));
+    this.order.insert(k);
+    this.bytes += k.length + size;
   }
 
   private replace(entry: Entry, raw: Buffer | undefined, memo: unknown, encode: MemoEncoder | undefined, size: number): void {
@@ -295,8 +297,7 @@ export class MemoryBackend implements Backend, SyncPointAccess {
     entry.set(raw, memo, encode, size);
   }
 
-  private delete(key: Buffer): void {
-    const k = key.toString('latin1');
+  private delete(k: string): void {
     const entry = this.values.get(k);
     if (!entry) return;
     this.values.delete(k);
