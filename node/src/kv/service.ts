@@ -2,6 +2,7 @@ import { Buffer } from 'node:buffer';
 import type { HistogramObserver, Metrics } from '../api/metrics.js';
 import { partitionOfHash } from '../ring/chash.js';
 import { KeyCache } from './key_cache.js';
+import type { QuorumValue } from '../config/node_config.js';
 import type { Ring } from '../ring/ring.js';
 import type { Content, RkvObject } from '../object/object.js';
 import type { VClock } from '../object/vclock.js';
@@ -37,11 +38,16 @@ export interface KvServiceDeps {
 /** What getNow and putNow made of a request's bucket properties and options (see readPlan). */
 interface Plan {
   props: BucketProps;
-  opts: GetOptions | PutOptions;
+  /** compared by identity only */
+  opts: object;
   ring: Ring;
   n: number;
   lww: boolean;
 }
+
+type QuorumName = 'r' | 'pr' | 'w' | 'dw' | 'pw';
+const READ_QUORUMS = ['r', 'pr'] as const;
+const WRITE_QUORUMS = ['w', 'dw', 'pw'] as const;
 
 /** The options of a request that gives none: one object, so the plans made for it are kept. */
 const NO_OPTIONS: GetOptions & PutOptions = Object.freeze({});
@@ -239,25 +245,21 @@ export class KvService implements KvApi {
    * set) and the ring change rarely.
    */
   private readPlan(props: BucketProps, opts: GetOptions): Plan {
-    const ring = this.d.ring();
-    const last = this.lastReadPlan;
-    if (last !== undefined && last.props === props && last.opts === opts && last.ring === ring) return last;
-    const n = this.nval(props, opts.n_val);
     // validated as get() does, though getNow has every replica answer
-    resolveQuorum('r', opts.r ?? props.r, n);
-    resolveQuorum('pr', opts.pr ?? props.pr, n);
-    return (this.lastReadPlan = { props, opts, ring, n, lww: !props.allow_mult || props.last_write_wins });
+    return (this.lastReadPlan = this.plan(this.lastReadPlan, props, opts, READ_QUORUMS));
   }
 
   private writePlan(props: BucketProps, opts: PutOptions): Plan {
+    return (this.lastWritePlan = this.plan(this.lastWritePlan, props, opts, WRITE_QUORUMS));
+  }
+
+  /** `last` when it was made of the same properties, options and ring; else a new plan, its quorums validated. */
+  private plan(last: Plan | undefined, props: BucketProps, opts: Partial<Record<QuorumName, QuorumValue>> & { n_val?: number }, quorums: readonly QuorumName[]): Plan {
     const ring = this.d.ring();
-    const last = this.lastWritePlan;
     if (last !== undefined && last.props === props && last.opts === opts && last.ring === ring) return last;
     const n = this.nval(props, opts.n_val);
-    resolveQuorum('w', opts.w ?? props.w, n);
-    resolveQuorum('dw', opts.dw ?? props.dw, n);
-    resolveQuorum('pw', opts.pw ?? props.pw, n);
-    return (this.lastWritePlan = { props, opts, ring, n, lww: !props.allow_mult || props.last_write_wins });
+    for (const q of quorums) resolveQuorum(q, opts[q] ?? props[q], n);
+    return { props, opts, ring, n, lww: !props.allow_mult || props.last_write_wins };
   }
 
   /** Coordinator latency by quorum outcome: ok, notfound, unavailable, timeout, error. */

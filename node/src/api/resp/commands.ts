@@ -59,10 +59,9 @@ interface Observer {
 /** Command names remembered as raw bytes by a runner, so the common ones skip decoding and lowercasing. */
 const RECENT_NAMES = 8;
 
-/** The hold of a command that started while its connection's order was free (KeyOrder.free): never waits. */
-function acquireFree(order: KeyOrder, access: ReturnType<NonNullable<CommandDef['access']>>): Hold {
-  const { hold } = access === 'keyspace' ? order.acquire(null, false) : order.acquire(access.keys, access.write);
-  return hold;
+/** Registers a command's keys (or the whole keyspace) in its connection's order. */
+function acquire(order: KeyOrder, access: ReturnType<NonNullable<CommandDef['access']>>): ReturnType<KeyOrder['acquire']> {
+  return access === 'keyspace' ? order.acquire(null, false) : order.acquire(access.keys, access.write);
 }
 
 export class CommandRunner {
@@ -131,10 +130,10 @@ export class CommandRunner {
       let result: Reply | Promise<Reply>;
       if (def.access === undefined || order.free) {
         result = def.handler(this.env, conn, args);
-        if (def.access !== undefined && result instanceof Promise) hold = acquireFree(order, def.access(args));
+        // the order was free and nothing ran since: this hold never waits
+        if (def.access !== undefined && result instanceof Promise) hold = acquire(order, def.access(args)).hold;
       } else {
-        const access = def.access(args);
-        const acquired = access === 'keyspace' ? order.acquire(null, false) : order.acquire(access.keys, access.write);
+        const acquired = acquire(order, def.access(args));
         hold = acquired.hold;
         result = acquired.wait === null ? def.handler(this.env, conn, args) : acquired.wait.then(() => def.handler(this.env, conn, args));
       }
